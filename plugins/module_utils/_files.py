@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one file writer: private (0600) files written whole or not at all, private (0700) folders."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from contextlib import contextmanager
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+# Filesystems without hard links (FAT on removable media) cannot do the link trick.
+_NO_LINK_ERRNOS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
+
+
+def ensure_private_dir(path):
+    """Create ``path`` (and parents) as 0700; tighten an existing folder to 0700."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ByokError("%s exists and is not a folder; give a folder path" % path)
+    if not os.path.isdir(path):
+        try:
+            os.makedirs(path, DIR_MODE)
+        except OSError as e:
+            raise ByokError("cannot create folder %s: %s" % (path, e.strerror))
+    if stat.S_IMODE(os.stat(path).st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path, data, exclusive=False):
+    """Write ``data`` (bytes) to ``path`` as a 0600 file, atomically.
+
+    The content goes to a 0600 temporary file in the same folder, is flushed to disk,
+    and only then takes the final name, so a reader sees the old file or the whole new
+    one. With ``exclusive`` an existing file is never replaced (FileExistsError).
+    """
+    if not isinstance(data, bytes):
+        data = data.encode('utf-8')
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except OSError as e:
+                if e.errno == errno.EEXIST:
+                    raise FileExistsError(errno.EEXIST, 'file exists', path)
+                if e.errno not in _NO_LINK_ERRNOS:
+                    raise
+                _write_exclusive_nolink(path, data)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _write_exclusive_nolink(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def canonical_json(obj):
+    """The one serialisation used for anything that is hashed, signed or authenticated."""
+    return json.dumps(obj, sort_keys=True, separators=(',', ':'), ensure_ascii=True).encode('ascii')
+
+
+def write_private_json(path, obj, exclusive=False):
+    write_private_file(path, json.dumps(obj, sort_keys=True, indent=2).encode('utf-8') + b'\n', exclusive=exclusive)
+
+
+def read_json(path, what):
+    """Read a JSON object file; ``what`` names it in errors ('world descriptor', 'card 2', ...)."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except IOError as e:
+        raise ByokError("cannot read %s %s: %s" % (what, path, e.strerror))
+    try:
+        obj = json.loads(data.decode('utf-8'))
+    except ValueError:
+        raise ByokError("%s %s is not valid JSON: the file is damaged or not of this collection" % (what, path))
+    if not isinstance(obj, dict):
+        raise ByokError("%s %s is not a JSON object: the file is damaged or not of this collection" % (what, path))
+    return obj
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(65536), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@contextmanager
+def locked(folder, name='.lock'):
+    """Hold an exclusive lock on ``folder`` so two runs never change one world at once."""
+    path = os.path.join(folder, name)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,317 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The PKCS#11 layer: load the library, find a token by label, log in, and map every
+PKCS#11 error (CKR_*) to a message that says what to change. No PIN is ever part of a
+message: PyKCS11's errors carry only the return code, and this file adds only labels.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import traceback
+from contextlib import contextmanager
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+
+try:
+    import PyKCS11
+    HAS_PYKCS11 = True
+    PYKCS11_IMPORT_ERROR = None
+except ImportError:
+    HAS_PYKCS11 = False
+    PYKCS11_IMPORT_ERROR = traceback.format_exc()
+
+# Where distributions put SoftHSM2's library, in the order they are tried.
+SOFTHSM2_CANDIDATES = (
+    '/usr/lib/softhsm/libsofthsm2.so',
+    '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+    '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+    '/usr/lib64/pkcs11/libsofthsm2.so',
+    '/usr/lib/pkcs11/libsofthsm2.so',
+    '/usr/local/lib/softhsm/libsofthsm2.so',
+    '/opt/homebrew/lib/softhsm/libsofthsm2.so',
+)
+
+TOKEN_LABEL_MAX = 32
+
+USER = 'user'
+SO = 'so'
+
+# One table for the whole collection: CKR name -> what it means and what to change.
+_CKR_ADVICE = {
+    'CKR_PIN_INCORRECT': 'the PIN was refused',
+    'CKR_PIN_LOCKED': 'the PIN is locked after too many wrong attempts; the security officer must unlock it',
+    'CKR_PIN_EXPIRED': 'the PIN has expired; set a new one with the token vendor\'s tool',
+    'CKR_PIN_LEN_RANGE': 'the PIN length is outside what the token accepts',
+    'CKR_PIN_INVALID': 'the PIN has characters the token does not accept',
+    'CKR_USER_PIN_NOT_INITIALIZED': ('the token has no user PIN: its security world was never finished; '
+                                     're-run keyceremony.byok.security_world with the same options to finish it'),
+    'CKR_USER_NOT_LOGGED_IN': 'the operation needs a logged-in session',
+    'CKR_USER_ALREADY_LOGGED_IN': 'a session of this process is already logged in to the token',
+    'CKR_USER_ANOTHER_ALREADY_LOGGED_IN': 'another user is logged in to the token; close the other session and retry',
+    'CKR_USER_TYPE_INVALID': 'the token does not know this user type',
+    'CKR_SESSION_READ_ONLY_EXISTS': 'a read-only session is open on the token; the security officer needs it closed',
+    'CKR_TOKEN_NOT_PRESENT': 'the token is not present; check the HSM is connected (for SoftHSM2: SOFTHSM2_CONF)',
+    'CKR_TOKEN_NOT_RECOGNIZED': 'the token is not recognised by the PKCS#11 library',
+    'CKR_TOKEN_WRITE_PROTECTED': 'the token is write-protected',
+    'CKR_SLOT_ID_INVALID': 'the slot disappeared; the library renumbered its slots, retry',
+    'CKR_MECHANISM_INVALID': 'the PKCS#11 library does not support this mechanism',
+    'CKR_MECHANISM_PARAM_INVALID': 'the PKCS#11 library refused the mechanism parameters',
+    'CKR_KEY_NOT_WRAPPABLE': ('the key may only leave the HSM wrapped under a key that the security officer '
+                              'marked trusted, and this wrapping key is not trusted'),
+    'CKR_KEY_UNEXTRACTABLE': 'the key is not extractable and can never leave the HSM',
+    'CKR_KEY_SIZE_RANGE': 'the HSM does not support this key size',
+    'CKR_KEY_TYPE_INCONSISTENT': 'the key type does not fit this mechanism',
+    'CKR_KEY_FUNCTION_NOT_PERMITTED': 'the key\'s attributes do not permit this use',
+    'CKR_ATTRIBUTE_SENSITIVE': 'the attribute is sensitive and cannot be read outside the HSM',
+    'CKR_ATTRIBUTE_READ_ONLY': 'the attribute cannot be changed (only the security officer may set some attributes)',
+    'CKR_ATTRIBUTE_TYPE_INVALID': 'the HSM does not know one of the attributes asked for',
+    'CKR_ATTRIBUTE_VALUE_INVALID': 'the HSM refused one of the attribute values',
+    'CKR_TEMPLATE_INCOMPLETE': 'the key template lacks an attribute the HSM requires',
+    'CKR_TEMPLATE_INCONSISTENT': 'the key template has attributes the HSM finds contradictory',
+    'CKR_OBJECT_HANDLE_INVALID': 'the object was removed from the token while in use',
+    'CKR_DEVICE_MEMORY': 'the token has no room left',
+    'CKR_DEVICE_ERROR': 'the HSM reported a device error; check the token storage (for SoftHSM2: its tokendir)',
+    'CKR_GENERAL_ERROR': ('the PKCS#11 library reported a general error; for SoftHSM2 check that SOFTHSM2_CONF '
+                          'names a readable configuration whose tokendir exists and is writable'),
+    'CKR_FUNCTION_NOT_SUPPORTED': 'the PKCS#11 library does not implement this function',
+    'CKR_ARGUMENTS_BAD': 'the PKCS#11 library refused the arguments',
+    'CKR_WRAPPED_KEY_INVALID': 'the wrapped key is damaged or was not wrapped under this key',
+    'CKR_WRAPPED_KEY_LEN_RANGE': 'the wrapped key has a wrong length: the package is truncated or damaged',
+    'CKR_ENCRYPTED_DATA_INVALID': 'the encrypted data is damaged or not for this key',
+    'CKR_SIGNATURE_INVALID': 'the signature does not verify',
+    'CKR_CRYPTOKI_NOT_INITIALIZED': 'the PKCS#11 library is not initialised',
+}
+
+
+def ckr_name(value):
+    """The CKR_* name of a PyKCS11 return code (or a hex code when unknown)."""
+    if HAS_PYKCS11 and value in PyKCS11.CKR:
+        return PyKCS11.CKR[value]
+    return '0x%08X' % (value & 0xFFFFFFFF)
+
+
+def hsm_error(exc, action):
+    """Turn a PyKCS11Error into the collection's HsmError: '<action>: <advice> (CKR_X)'."""
+    name = ckr_name(exc.value)
+    advice = _CKR_ADVICE.get(name, 'the PKCS#11 library returned an error')
+    return HsmError('%s: %s (%s)' % (action, advice, name), ckr=name)
+
+
+@contextmanager
+def pkcs11_errors(action):
+    """Every PKCS#11 call runs inside this: the one place CKR_* becomes an HsmError."""
+    try:
+        yield
+    except PyKCS11.PyKCS11Error as e:
+        raise hsm_error(e, action)
+
+
+def resolve_pkcs11_module(path=None):
+    """The library to load: the option, else $PKCS11_MODULE, else SoftHSM2 where it is installed."""
+    if path:
+        source = 'pkcs11_module'
+    elif os.environ.get('PKCS11_MODULE'):
+        path, source = os.environ['PKCS11_MODULE'], 'the PKCS11_MODULE environment variable'
+    else:
+        for candidate in SOFTHSM2_CANDIDATES:
+            if os.path.isfile(candidate):
+                return candidate
+        raise HsmError('no PKCS#11 library found: SoftHSM2 is not installed in any of %s; install it '
+                       '(Debian: apt-get install softhsm2) or set pkcs11_module (or PKCS11_MODULE) to your '
+                       'HSM vendor\'s library' % ', '.join(SOFTHSM2_CANDIDATES))
+    if not os.path.isfile(path):
+        raise HsmError('PKCS#11 library %s (from %s) does not exist; give the path of the HSM vendor\'s '
+                       'PKCS#11 library' % (path, source))
+    return path
+
+
+def clean_label(raw):
+    """Token labels are blank- or NUL-padded to 32 bytes."""
+    return raw.rstrip('\x00 ') if raw else ''
+
+
+def check_token_label(label):
+    if not label or len(label.encode('utf-8')) > TOKEN_LABEL_MAX:
+        raise HsmError('token_label %r must be 1 to %d bytes long' % (label, TOKEN_LABEL_MAX))
+    if label != label.strip() or '\x00' in label:
+        raise HsmError('token_label %r must not start or end with blanks' % label)
+
+
+class TokenInfo(object):
+    """What the library says of the token in one slot."""
+
+    def __init__(self, slot, info):
+        self.slot = slot
+        self.label = clean_label(info.label)
+        self.serial = clean_label(info.serialNumber)
+        self.manufacturer = clean_label(info.manufacturerID)
+        self.model = clean_label(info.model)
+        self.flags = info.flags
+        self.initialized = bool(info.flags & PyKCS11.CKF_TOKEN_INITIALIZED)
+        self.user_pin_initialized = bool(info.flags & PyKCS11.CKF_USER_PIN_INITIALIZED)
+        self.free_private_memory = _known(info.ulFreePrivateMemory)
+        self.free_public_memory = _known(info.ulFreePublicMemory)
+        fw = info.firmwareVersion
+        self.firmware = '%s.%s' % (fw[0], fw[1]) if isinstance(fw, (tuple, list)) else str(fw)
+
+    def to_dict(self):
+        return {
+            'label': self.label,
+            'serial': self.serial,
+            'manufacturer': self.manufacturer,
+            'model': self.model,
+            'firmware': self.firmware,
+            'initialized': self.initialized,
+            'user_pin_initialized': self.user_pin_initialized,
+            'free_private_memory': self.free_private_memory,
+            'free_public_memory': self.free_public_memory,
+        }
+
+
+def _known(value):
+    # CK_UNAVAILABLE_INFORMATION (all ones) arrives as -1 or as a huge unsigned number
+    if value is None or value < 0 or value >= 0xFFFFFFFF:
+        return None
+    return value
+
+
+class Hsm(object):
+    """One loaded PKCS#11 library. Use as a context manager so it is always unloaded."""
+
+    def __init__(self, pkcs11_module=None):
+        if not HAS_PYKCS11:
+            raise HsmError('the Python library PyKCS11 is not installed; install it on the host that has the HSM')
+        self.module_path = resolve_pkcs11_module(pkcs11_module)
+        # A fresh PyKCS11Lib each time: re-using one whose load failed crashes the process.
+        lib = PyKCS11.PyKCS11Lib()
+        try:
+            lib.load(self.module_path)
+        except PyKCS11.PyKCS11Error as e:
+            if e.value == -1:
+                raise HsmError('cannot load PKCS#11 library %s: it is not a PKCS#11 library for this '
+                               'platform or a library it needs is missing' % self.module_path)
+            raise hsm_error(e, 'initialising PKCS#11 library %s' % self.module_path)
+        self.lib = lib
+
+    def close(self):
+        if self.lib is not None:
+            self.lib.unload()
+            self.lib = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def tokens(self):
+        with pkcs11_errors('listing the tokens of %s' % self.module_path):
+            return [TokenInfo(slot, self.lib.getTokenInfo(slot)) for slot in self.lib.getSlotList(tokenPresent=True)]
+
+    def find_token(self, label, required=True):
+        """The initialised token with this label; slot numbers are never trusted (SoftHSM2 renumbers them)."""
+        tokens = self.tokens()
+        found = [t for t in tokens if t.initialized and t.label == label]
+        if len(found) > 1:
+            raise HsmError('%d tokens carry the label %r (serials %s); token labels must be unique, re-label '
+                           'or remove the others' % (len(found), label, ', '.join(t.serial for t in found)))
+        if found:
+            return found[0]
+        if not required:
+            return None
+        labels = sorted(t.label for t in tokens if t.initialized)
+        raise HsmError('no token labelled %r in %s; the tokens there are: %s. Check token_label, or for '
+                       'SoftHSM2 that SOFTHSM2_CONF names the configuration that holds it'
+                       % (label, self.module_path, ', '.join(repr(x) for x in labels) if labels else 'none'))
+
+    def free_slot(self):
+        for token in self.tokens():
+            if not token.initialized:
+                return token.slot
+        raise HsmError('the HSM has no free slot to initialise a new token in; free one with the vendor\'s tool '
+                       '(SoftHSM2 always offers one: check that its tokendir is writable)')
+
+    def init_token(self, slot, label, so_pin):
+        check_token_label(label)
+        with pkcs11_errors('initialising a token labelled %r' % label):
+            self.lib.initToken(slot, so_pin, label)
+        return self.find_token(label)
+
+    @contextmanager
+    def session(self, label, login=None, pin=None, rw=False, who=None):
+        """Open a session on the token ``label``, optionally logged in as USER or SO.
+
+        ``who`` names the credential in errors ("the world's module credential", "the
+        security officer PIN rebuilt from the cards"). Logout and close happen on every path.
+        """
+        token = self.find_token(label)
+        flags = PyKCS11.CKF_SERIAL_SESSION | (PyKCS11.CKF_RW_SESSION if rw or login == SO else 0)
+        with pkcs11_errors('opening a session on token %r' % label):
+            session = self.lib.openSession(token.slot, flags)
+        logged_in = False
+        try:
+            if login:
+                user_type = PyKCS11.CKU_SO if login == SO else PyKCS11.CKU_USER
+                role = 'security officer' if login == SO else 'user'
+                action = 'logging in to token %r as %s with %s' % (label, role, who or 'the given PIN')
+                with pkcs11_errors(action):
+                    session.login(pin, user_type)
+                logged_in = True
+            yield Session(session, token)
+        finally:
+            try:
+                if logged_in:
+                    session.logout()
+            except PyKCS11.PyKCS11Error:
+                pass
+            try:
+                session.closeSession()
+            except PyKCS11.PyKCS11Error:
+                pass
+
+
+class Session(object):
+    """A thin wrapper over a PyKCS11 session whose every call maps errors the same way."""
+
+    def __init__(self, session, token):
+        self.raw = session
+        self.token = token
+
+    def call(self, action, fn, *args, **kwargs):
+        with pkcs11_errors('%s on token %r' % (action, self.token.label)):
+            return fn(*args, **kwargs)
+
+    def find(self, template):
+        return self.call('searching objects', self.raw.findObjects, template)
+
+    def attributes(self, obj, names):
+        """Attribute values by CKA name (e.g. 'CKA_LABEL'); a sensitive or unknown one reads as None."""
+        types = [getattr(PyKCS11, n) for n in names]
+        values = self.call('reading attributes', self.raw.getAttributeValue, obj, types)
+        return dict(zip(names, values))
+
+    def raw_attribute_rv(self, obj, name):
+        """The bare return code of C_GetAttributeValue for one attribute (tests and checks use it)."""
+        template = PyKCS11.LowLevel.ckattrlist(1)
+        template[0].SetType(getattr(PyKCS11, name))
+        return ckr_name(self.raw.lib.C_GetAttributeValue(self.raw.session, obj, template))
+
+    def init_user_pin(self, pin):
+        self.call('setting the user PIN', self.raw.initPin, pin)
+
+
+def attribute_template(pairs):
+    """[('CKA_TOKEN', True), ...] -> PyKCS11 template; names keep templates readable and import-safe."""
+    return [(getattr(PyKCS11, name), value) for name, value in pairs]
+
+
+def constant(name):
+    return getattr(PyKCS11, name)
+
+
+def mechanism(name, param=None):
+    return PyKCS11.Mechanism(getattr(PyKCS11, name), param)

@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: hsm_key
+short_description: Generate (or adopt) the tenant key inside the HSM
+version_added: 0.1.0
+description:
+  - The equivalent of nCipher C(generatekey --generate simple type=RSA size=2048 protect=module ident=... plainname=...).
+  - Generates an RSA key pair inside the HSM's token, logged in with the world's module credential (no card needed).
+    The private key is a token object, private and C(CKA_SENSITIVE); it is C(CKA_EXTRACTABLE) only together with
+    C(CKA_WRAP_WITH_TRUSTED), so it can only ever leave the HSM wrapped under a key the security officer marked
+    trusted. It is also neither modifiable nor destroyable, so no session can loosen or delete it. The public key is
+    readable without login.
+  - Re-reads modulus, exponent and attributes from the HSM after generation and fails if any differs from what was
+    asked.
+  - Writes the key record C(key_<app_name>_<ident>) in O(world_dir) (mode C(0600)) with the public key and its
+    fingerprint.
+  - Idempotent. A key with the same name and the same type, size and exponent is reported with C(changed=false);
+    this is also how an existing key (for example an AD RMS C(mscapi) key) is adopted, writing its key record if it
+    has none. The same name with other parameters is an error. A key is never replaced or deleted.
+author:
+  - keyceremony.byok contributors
+extends_documentation_fragment:
+  - keyceremony.byok.world
+  - keyceremony.byok.world.TOKEN
+  - keyceremony.byok.world.KEY_NAME
+  - keyceremony.byok.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Shows the key name, size and fingerprint before and after; never key material.
+  idempotent:
+    support: full
+options:
+  ident:
+    description:
+      - The key's identifier, 1 to 64 lower-case letters, digits, C(-) or C(_).
+    type: str
+    required: true
+  plain_name:
+    description:
+      - A human name for the key, kept in the key record. Defaults to O(ident).
+    type: str
+  type:
+    description:
+      - Key type. Tenant keys are RSA.
+    type: str
+    default: RSA
+    choices: [RSA]
+  size:
+    description:
+      - RSA modulus size in bits. V(1024) is accepted, with a warning, only to migrate a legacy AD RMS key
+        (cryptographic mode 1).
+    type: int
+    default: 2048
+    choices: [1024, 2048, 3072, 4096]
+  public_exponent:
+    description:
+      - RSA public exponent; odd and at least 65537.
+    type: int
+    default: 65537
+  protect:
+    description:
+      - How the key is protected. Only V(module) is supported: the cloud tenant key must be usable without an
+        operator card set. Any other value (for example C(ocs)) fails.
+    type: str
+    default: module
+  state:
+    description:
+      - Only V(present) exists. Keys are never deleted by this collection.
+    type: str
+    default: present
+    choices: [present]
+notes:
+  - An adopted key that could leave the HSM other than wrapped under a trusted key (not sensitive, or extractable
+    without C(CKA_WRAP_WITH_TRUSTED)) is reported with a warning.
+seealso:
+  - module: keyceremony.byok.security_world
+  - module: keyceremony.byok.hsm_key_info
+'''
+
+EXAMPLES = r'''
+- name: Generate the tenant key (RSA 2048, module-protected)
+  keyceremony.byok.hsm_key:
+    world_dir: /var/lib/keyceremony/world
+    ident: contosokey
+    plain_name: Contoso tenant key 2026
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
+  register: tenant_key
+
+- name: Adopt the existing AD RMS key for an HSM-to-HSM migration
+  keyceremony.byok.hsm_key:
+    world_dir: /var/lib/keyceremony/world
+    app_name: mscapi
+    ident: adrms-slc-2019
+    size: 2048
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
+
+- name: Read the fingerprint aloud to the witnesses
+  ansible.builtin.debug:
+    msg: "{{ tenant_key.key_name }}: {{ tenant_key.spki_sha256 }}"
+'''
+
+RETURN = r'''
+key_name:
+  description: The nCipher key file name, C(key_<app_name>_<ident>); also the token label of the pair.
+  returned: success
+  type: str
+  sample: key_simple_contosokey
+label:
+  description: The CKA_LABEL of the key pair on the token.
+  returned: success
+  type: str
+  sample: key_simple_contosokey
+size:
+  description: RSA modulus size in bits, as read back from the HSM.
+  returned: success
+  type: int
+  sample: 2048
+public_exponent:
+  description: The public exponent, as read back from the HSM.
+  returned: success
+  type: int
+  sample: 65537
+public_key_pem:
+  description: The public key (SubjectPublicKeyInfo, PEM). V(null) in check mode when the key is still to be made.
+  returned: success
+  type: str
+  sample: "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqh...\n-----END PUBLIC KEY-----\n"
+spki_sha256:
+  description: SHA-256 of the DER SubjectPublicKeyInfo, in hex; the key's fingerprint through the whole ceremony.
+    V(null) in check mode when the key is still to be made.
+  returned: success
+  type: str
+  sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
+key_record:
+  description: Path of the key record in O(world_dir).
+  returned: success
+  type: str
+  sample: /var/lib/keyceremony/world/key_simple_contosokey
+attributes:
+  description: The private key's usage and export attributes as read from the HSM. Empty in check mode when the key
+    is still to be made.
+  returned: success
+  type: dict
+  sample: {"sign": true, "decrypt": true, "unwrap": false, "extractable": true, "sensitive": true, "wrap_with_trusted": true}
+'''
+
+import os
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
+    KeyRecord, check_key_names, check_key_spec, describe_key, export_risks, generate_rsa, key_name, make_record)
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec)
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+
+
+def _compare(existing, p, name, token_label):
+    wrong = []
+    if existing['size'] != p['size']:
+        wrong.append('size %d (asked %d)' % (existing['size'], p['size']))
+    if existing['public_exponent'] != p['public_exponent']:
+        wrong.append('public exponent %d (asked %d)' % (existing['public_exponent'], p['public_exponent']))
+    if wrong:
+        raise HsmKeyError('key %s already exists on token %r with %s; a key is never replaced: choose another ident, '
+                          'or ask for the existing key\'s parameters' % (name, token_label, ', '.join(wrong)))
+
+
+def work(module):
+    p = module.params
+    plain_name = p['plain_name'] or p['ident']
+    check_key_names(p['app_name'], p['ident'])
+    warnings = check_key_spec(p['type'], p['size'], p['public_exponent'], p['protect'])
+    name = key_name(p['app_name'], p['ident'])
+    with Hsm(p['pkcs11_module']) as hsm:
+        ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
+        record = KeyRecord(ctx.world.dir, name)
+        with ctx.user_session(rw=True) as session:
+            existing = describe_key(session, name)
+            if existing is not None:
+                _compare(existing, p, name, ctx.token_label)
+                warnings += ['key %s: %s' % (name, r) for r in export_risks(existing)]
+                desc, changed, adopted = existing, not record.exists(), True
+            elif record.exists():
+                raise HsmKeyError('the world has a key record %s but token %r has no key %s; restore the token from '
+                                  'the world backup instead of generating a new key' % (record.path, ctx.token_label, name))
+            elif module.check_mode:
+                desc, changed, adopted = None, True, False
+            else:
+                desc, changed, adopted = generate_rsa(session, name, p['size'], p['public_exponent']), True, False
+        if desc is not None and record.exists():
+            rec = record.read()
+            if rec.get('spki_sha256') != desc['spki_sha256']:
+                raise HsmKeyError('key record %s names fingerprint %s but the token\'s key %s has %s; the record or '
+                                  'the token was replaced' % (record.path, rec.get('spki_sha256'), name, desc['spki_sha256']))
+            if rec.get('plain_name') != plain_name:
+                raise HsmKeyError('key %s was recorded with plain_name %r, not %r' % (name, rec.get('plain_name'), plain_name))
+        elif desc is not None and not module.check_mode:
+            record.write(make_record(ctx.descriptor, desc, p['app_name'], p['ident'], plain_name, p['protect'], adopted))
+    result = {
+        'changed': changed,
+        'key_name': name,
+        'label': name,
+        'size': desc['size'] if desc else p['size'],
+        'public_exponent': desc['public_exponent'] if desc else p['public_exponent'],
+        'public_key_pem': desc['public_key_pem'] if desc else None,
+        'spki_sha256': desc['spki_sha256'] if desc else None,
+        'key_record': record.path,
+        'attributes': desc['attributes'] if desc else {},
+        'warnings': warnings,
+    }
+    if module._diff:
+        after = dict((k, result[k]) for k in ('key_name', 'size', 'spki_sha256'))
+        result['diff'] = {'before': {} if changed and existing is None else after, 'after': after}
+    return result
+
+
+def main():
+    module = new_module(spec(
+        WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS,
+        ident={'type': 'str', 'required': True},
+        plain_name={'type': 'str'},
+        type={'type': 'str', 'default': 'RSA', 'choices': ['RSA']},
+        size={'type': 'int', 'default': 2048, 'choices': [1024, 2048, 3072, 4096]},
+        public_exponent={'type': 'int', 'default': 65537},
+        protect={'type': 'str', 'default': 'module'},
+        state={'type': 'str', 'default': 'present', 'choices': ['present']},
+    ))
+    module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
+    run(module, work)
+
+
+if __name__ == '__main__':
+    main()
