@@ -14,8 +14,8 @@ class ModuleDocFragment(object):
 options:
   world_dir:
     description:
-      - The folder that holds the security world's files (like C(%NFAST_KMDATA%\local) of nCipher):
-        the world descriptor C(world.json), the module credential, the key records C(key_<app>_<ident>).
+      - The folder that holds the security world's files, like C(%NFAST_KMDATA%\local) of nCipher.
+      - It holds the world descriptor C(world.json), the module credential and the key records C(key_<app>_<ident>).
       - Keep it on the offline workstation and back it up with the token; it is created with mode C(0700).
     type: path
     required: true

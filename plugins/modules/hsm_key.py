@@ -70,7 +70,7 @@ options:
     default: 65537
   protect:
     description:
-      - How the key is protected. Only V(module) is supported: the cloud tenant key must be usable without an
+      - How the key is protected. Only V(module) is supported, as the cloud tenant key must be usable without an
         operator card set. Any other value (for example C(ocs)) fails.
     type: str
     default: module

@@ -1,0 +1,52 @@
+# keyceremony.byok - one command to set up, one to rehearse, one to test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COLLECTION_LINK := .collections/ansible_collections/keyceremony/byok
+APT_PACKAGES := softhsm2 opensc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help setup apt-packages demo test unit sanity clean
+
+help:
+	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
+	@echo "make demo    set up, then run the rehearsal ceremony on a SoftHSM2 token in .demo/"
+	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity)"
+
+setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK)
+
+# Only what is missing is installed, so a second run costs a few dpkg look-ups.
+apt-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(BIN)/.installed: requirements.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# A link, not a copy, so ansible-doc and ansible always see the working tree.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+demo: setup
+	$(BIN)/ansible-playbook playbooks/rehearsal.yml
+
+test: setup unit sanity
+
+unit:
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+sanity:
+	ANSIBLE_TEST=$(CURDIR)/$(BIN)/ansible-test scripts/sanity.sh
+
+clean:
+	rm -rf .demo .build tests/output .pytest_cache .hypothesis
