@@ -60,7 +60,7 @@ printf '%s\0' "${files[@]}" |
 # at or above the collection root. Above this copy is the repo itself, where
 # .build/ is ignored, so ansible-test would see no files at all: make the copy
 # its own (empty) repository; its files are then listed as untracked ones.
-git -C "$dest" init --quiet
+git -C "$dest" -c init.defaultBranch=main init --quiet
 
 # --- 2. local stand-in for pip's get-pip.py -------------------------------------
 # ansible-test pins the pip version of its test venvs (get_venv_packages() in

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _files
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+
+
+def test_private_file_is_0600_and_whole(tmp_path):
+    path = str(tmp_path / 'f')
+    os.umask(0o022)
+    _files.write_private_file(path, b'one')
+    assert _files.file_mode(path) == 0o600
+    _files.write_private_file(path, b'two')
+    assert open(path, 'rb').read() == b'two'
+    assert sorted(os.listdir(str(tmp_path))) == ['f']
+
+
+def test_exclusive_never_replaces(tmp_path):
+    path = str(tmp_path / 'card')
+    _files.write_private_file(path, b'first', exclusive=True)
+    with pytest.raises(FileExistsError):
+        _files.write_private_file(path, b'second', exclusive=True)
+    assert open(path, 'rb').read() == b'first'
+    assert os.listdir(str(tmp_path)) == ['card']
+
+
+def test_exclusive_without_hard_links(tmp_path, monkeypatch):
+    # FAT-formatted removable media refuse link(); the writer falls back to O_EXCL.
+    def no_link(src, dst):
+        raise OSError(1, 'Operation not permitted')
+    monkeypatch.setattr(os, 'link', no_link)
+    path = str(tmp_path / 'card')
+    _files.write_private_file(path, b'first', exclusive=True)
+    assert open(path, 'rb').read() == b'first'
+    assert _files.file_mode(path) == 0o600
+    with pytest.raises(FileExistsError):
+        _files.write_private_file(path, b'second', exclusive=True)
+    assert os.listdir(str(tmp_path)) == ['card']
+
+
+def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    path = str(tmp_path / 'world.json')
+    _files.write_private_file(path, b'old')
+
+    def broken_fsync(fd):
+        raise OSError(5, 'Input/output error')
+    monkeypatch.setattr(os, 'fsync', broken_fsync)
+    with pytest.raises(OSError):
+        _files.write_private_file(path, b'new')
+    assert open(path, 'rb').read() == b'old'
+    assert os.listdir(str(tmp_path)) == ['world.json']
+
+
+def test_private_dir_is_created_and_tightened(tmp_path):
+    d = str(tmp_path / 'a' / 'b')
+    _files.ensure_private_dir(d)
+    assert _files.file_mode(d) == 0o700
+    os.chmod(d, 0o755)
+    _files.ensure_private_dir(d)
+    assert _files.file_mode(d) == 0o700
+
+
+def test_private_dir_refuses_a_file(tmp_path):
+    f = tmp_path / 'file'
+    f.write_text('x')
+    with pytest.raises(ByokError, match='not a folder'):
+        _files.ensure_private_dir(str(f))
+
+
+def test_read_json_names_the_file(tmp_path):
+    p = tmp_path / 'x.json'
+    p.write_text('{not json')
+    with pytest.raises(ByokError, match='world descriptor .*x.json is not valid JSON'):
+        _files.read_json(str(p), 'world descriptor')
+    p.write_text('[1]')
+    with pytest.raises(ByokError, match='not a JSON object'):
+        _files.read_json(str(p), 'world descriptor')
