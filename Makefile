@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/keyceremony/byok
-APT_PACKAGES := softhsm2 opensc
+APT_PACKAGES := softhsm2 opensc shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 

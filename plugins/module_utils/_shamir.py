@@ -65,9 +65,9 @@ def split(secret, k, n):
         raise ValueError('the secret must be non-empty bytes')
     if not 1 <= k <= n <= MAX_SHARES:
         raise ValueError('need 1 <= k <= n <= %d, got k=%d n=%d' % (MAX_SHARES, k, n))
-    shares = [bytearray() for _ in range(n)]
+    shares = [bytearray() for i in range(n)]
     for byte in bytearray(secret):
-        coeffs = [byte] + [secrets.randbelow(256) for _ in range(k - 1)]
+        coeffs = [byte] + [secrets.randbelow(256) for i in range(k - 1)]
         for i in range(n):
             shares[i].append(_eval(coeffs, i + 1))
     return [(i + 1, bytes(s)) for i, s in enumerate(shares)]
@@ -81,13 +81,13 @@ def combine(shares):
     """
     if not shares:
         raise ValueError('no shares given')
-    xs = [x for x, _ in shares]
+    xs = [x for x, share in shares]
     if len(set(xs)) != len(xs):
         raise ValueError('the same share number was given twice')
     if any(not 1 <= x <= MAX_SHARES for x in xs):
         raise ValueError('share numbers must be 1..%d' % MAX_SHARES)
     length = len(shares[0][1])
-    if any(len(s) != length for _, s in shares):
+    if any(len(share) != length for x, share in shares):
         raise ValueError('shares have different lengths')
     # Lagrange basis at 0: l_i = prod_{j != i} x_j / (x_j - x_i); subtraction is xor.
     basis = []
@@ -99,7 +99,7 @@ def combine(shares):
                 den = gf_mul(den, xj ^ xi)
         basis.append(gf_div(num, den))
     out = bytearray(length)
-    for (_, share), li in zip(shares, basis):
+    for (x, share), li in zip(shares, basis):
         for pos, y in enumerate(bytearray(share)):
             out[pos] ^= gf_mul(y, li)
     return bytes(out)

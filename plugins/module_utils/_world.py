@@ -299,7 +299,7 @@ def recover_so_pin(world_dir, cards):
         so_pin = None
     if so_pin is None or not hmac.compare_digest(_secret_check(desc['world_id'], so_pin), desc['so_pin_check']):
         raise CardError('the cards %s opened but do not combine to this world\'s security officer PIN; one of '
-                        'them is corrupted' % ', '.join(label for _, _, label in parsed))
+                        'them is corrupted' % ', '.join(entry[2] for entry in parsed))
     return so_pin
 
 
@@ -440,8 +440,8 @@ def ensure_world(hsm, spec, check_mode=False):
         pending = _load_pending(spec)
         if pending is None:
             pending, so_pin, user_pin = _new_pending(spec)
-            write_private_json(world.credential_path, {'format': CREDENTIAL_FORMAT, 'world_id': pending['world_id'],
-                                                        'user_pin': user_pin})
+            credential = {'format': CREDENTIAL_FORMAT, 'world_id': pending['world_id'], 'user_pin': user_pin}
+            write_private_json(world.credential_path, credential)
             write_private_json(world.pending_path, pending)
         else:
             so_pin = _recover_pending_so_pin(spec, pending)
@@ -530,4 +530,3 @@ class WorldContext(object):
     def so_session(self, so_pin):
         return self.hsm.session(self.token_label, login=SO, pin=so_pin, rw=True,
                                 who='the security officer PIN rebuilt from the admin cards')
-

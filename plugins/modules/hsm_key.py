@@ -26,7 +26,7 @@ description:
     this is also how an existing key (for example an AD RMS C(mscapi) key) is adopted, writing its key record if it
     has none. The same name with other parameters is an error. A key is never replaced or deleted.
 author:
-  - keyceremony.byok contributors
+  - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.TOKEN

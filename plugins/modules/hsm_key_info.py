@@ -17,7 +17,7 @@ description:
     fingerprint and the attributes that decide how it may be used and whether it may leave the HSM.
   - Logs in with the world's module credential; needs no card. Reports no key material and no secret.
 author:
-  - keyceremony.byok contributors
+  - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.TOKEN

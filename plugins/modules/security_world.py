@@ -27,7 +27,7 @@ description:
     not (other token, quorum, cipher suite or cards) is an error, and so is a token with O(token_label) that is not
     this world. Nothing is ever overwritten.
 author:
-  - keyceremony.byok contributors
+  - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.ADMIN_CARDS

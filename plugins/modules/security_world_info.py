@@ -17,7 +17,7 @@ description:
     in it. Needs no administrator card; the keys are listed with the world's module credential.
   - Never reports a secret. When O(world_dir) holds no world, returns RV(exists=false) and changes nothing.
 author:
-  - keyceremony.byok contributors
+  - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.TOKEN

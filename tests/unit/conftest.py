@@ -51,7 +51,7 @@ def make_world(softhsm, tmp_path):
         world_dir = str(tmp_path / ('world-' + label))
         cards = cards_for(tmp_path / label, n)
         with Hsm() as hsm:
-            changed, desc, _ = ensure_world(hsm, WorldSpec(world_dir, label, quorum, cards, cipher_suite))
+            changed, desc, actions = ensure_world(hsm, WorldSpec(world_dir, label, quorum, cards, cipher_suite))
         assert changed
         return WorldFixture(world_dir, label, cards, desc)
     return make

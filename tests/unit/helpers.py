@@ -29,10 +29,6 @@ class SoftHsm(object):
         with open(self.conf, 'w') as f:
             f.write('directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' % self.tokendir)
 
-    def hsm(self):
-        return Hsm()
-
-
 
 def cards_for(base, n, prefix='card'):
     return [{'path': os.path.join(str(base), 'cards', '%s%d' % (prefix, i + 1)), 'pin': CARD_PINS[i % len(CARD_PINS)]}
@@ -46,8 +42,6 @@ class WorldFixture(object):
         self.cards = cards
         self.descriptor = descriptor
         self.id = descriptor['world_id']
-
-
 
 
 class ModuleRun(object):
@@ -65,6 +59,14 @@ class ModuleRun(object):
 
     def get(self, key, default=None):
         return self.result.get(key, default)
+
+    @property
+    def warnings(self):
+        # ansible-core 2.19 reports warnings as event objects, older ones as strings
+        out = []
+        for w in self.result.get('warnings', []):
+            out.append(w['event']['msg'] if isinstance(w, dict) else w)
+        return out
 
 
 def run_module(module, args, check_mode=False, diff=False):

@@ -28,7 +28,7 @@ def _private_handle(s, label):
 
 
 def test_generated_key_attributes(tenant_key):
-    _, desc = tenant_key
+    desc = tenant_key[1]
     assert desc['size'] == 2048 and desc['public_exponent'] == 65537
     for name, want in _keys.REQUIRED_PRIVATE.items():
         assert desc['attributes'][name] is want, name
@@ -37,7 +37,7 @@ def test_generated_key_attributes(tenant_key):
 
 
 def test_private_exponent_cannot_be_read(tenant_key):
-    world, _ = tenant_key
+    world = tenant_key[0]
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session() as s:
             handle = _private_handle(s, 'key_simple_k1')
@@ -47,7 +47,7 @@ def test_private_exponent_cannot_be_read(tenant_key):
 
 
 def test_wrapping_under_an_untrusted_key_fails(tenant_key):
-    world, _ = tenant_key
+    world = tenant_key[0]
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session(rw=True) as s:
             aes = s.call('generating a session AES key', s.raw.generateKey, attribute_template([
@@ -62,7 +62,7 @@ def test_wrapping_under_an_untrusted_key_fails(tenant_key):
 
 
 def test_the_key_cannot_be_deleted_or_loosened(tenant_key):
-    world, _ = tenant_key
+    world = tenant_key[0]
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session(rw=True) as s:
             handle = _private_handle(s, 'key_simple_k1')
@@ -88,7 +88,7 @@ def test_public_key_is_readable_without_login(tenant_key):
 def test_spki_fingerprint_matches_cryptography(tenant_key):
     import hashlib
     from cryptography.hazmat.primitives import serialization
-    _, desc = tenant_key
+    desc = tenant_key[1]
     key = serialization.load_pem_public_key(desc['public_key_pem'].encode())
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert hashlib.sha256(der).hexdigest() == desc['spki_sha256']

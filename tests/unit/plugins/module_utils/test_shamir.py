@@ -40,7 +40,7 @@ def split_case(draw):
 def test_any_k_shares_rebuild_the_secret(case):
     secret, k, n, subset = case
     shares = _shamir.split(secret, k, n)
-    assert [x for x, _ in shares] == list(range(1, n + 1))
+    assert [x for x, share in shares] == list(range(1, n + 1))
     assert _shamir.combine([shares[i] for i in subset]) == secret
 
 

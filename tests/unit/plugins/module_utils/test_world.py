@@ -187,7 +187,7 @@ def test_interrupted_after_the_token_then_finished(softhsm, tmp_path, monkeypatc
             ensure_world(hsm, spec)
     with Hsm() as hsm:
         serial = hsm.find_token('crash').serial
-        changed, desc, _ = ensure_world(hsm, _spec(tmp_path))
+        changed, desc, actions = ensure_world(hsm, _spec(tmp_path))
     assert changed and desc['token_serial'] == serial
     assert _so_login_works('crash', recover_so_pin(spec.world.dir, spec.cards[:2]))
 

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+from ansible_collections.keyceremony.byok.plugins.modules import hsm_key
+from ansible_collections.keyceremony.byok.tests.unit.helpers import assert_no_secret, four_way, run_module, secrets_of
+
+
+@pytest.fixture
+def args(world):
+    return {'world_dir': world.dir, 'ident': 'contosokey', 'plain_name': 'Contoso tenant key'}
+
+
+def test_four_way(world, args):
+    check, real, check_again, again = four_way(hsm_key, args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['spki_sha256'] is None
+    assert real['key_name'] == 'key_simple_contosokey' == real['label']
+    assert real['size'] == 2048 and real['public_exponent'] == 65537
+    assert real['public_key_pem'].startswith('-----BEGIN PUBLIC KEY-----')
+    assert again['spki_sha256'] == real['spki_sha256'] == check_again['spki_sha256']
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session() as s:
+            assert describe_key(s, 'key_simple_contosokey')['spki_sha256'] == real['spki_sha256']
+
+
+def test_check_mode_generates_nothing(world, args):
+    r = run_module(hsm_key, args, check_mode=True)
+    assert r['changed'] and not os.path.exists(r['key_record'])
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session() as s:
+            assert describe_key(s, 'key_simple_contosokey') is None
+
+
+def test_key_record_and_output_hold_no_secret(world, args):
+    r = run_module(hsm_key, args, diff=True)
+    assert_no_secret(r.raw, secrets_of(world))
+    record = open(r['key_record']).read()
+    assert_no_secret(record, secrets_of(world))
+    assert os.stat(r['key_record']).st_mode & 0o777 == 0o600
+    rec = json.loads(record)
+    assert rec['spki_sha256'] == r['spki_sha256'] and rec['world_id'] == world.id and rec['plain_name'] == 'Contoso tenant key'
+    assert 'PRIVATE' not in r.raw and 'PRIVATE' not in record
+    after = {'key_name': 'key_simple_contosokey', 'size': 2048, 'spki_sha256': r['spki_sha256']}
+    assert r.result['diff'] == {'before': {}, 'after': after}
+
+
+@pytest.mark.parametrize('size', [3072, 4096])
+def test_larger_sizes(args, size):
+    r = run_module(hsm_key, dict(args, size=size))
+    assert not r.failed and r['size'] == size
+
+
+def test_legacy_1024_warns(args):
+    r = run_module(hsm_key, dict(args, size=1024, app_name='mscapi'))
+    assert not r.failed and r['size'] == 1024 and r['key_name'] == 'key_mscapi_contosokey'
+    assert any('legacy AD RMS' in w for w in r.warnings)
+
+
+def test_same_ident_other_size_is_refused_and_key_kept(args):
+    first = run_module(hsm_key, args)
+    r = run_module(hsm_key, dict(args, size=3072))
+    assert r.failed and 'already exists' in r['msg'] and 'never replaced' in r['msg']
+    assert run_module(hsm_key, args)['spki_sha256'] == first['spki_sha256']
+
+
+def test_same_ident_other_plain_name_is_refused(args):
+    run_module(hsm_key, args)
+    r = run_module(hsm_key, dict(args, plain_name='Another name'))
+    assert r.failed and "recorded with plain_name 'Contoso tenant key'" in r['msg']
+
+
+def test_other_app_is_another_key(args):
+    a = run_module(hsm_key, args)
+    b = run_module(hsm_key, dict(args, app_name='mscapi'))
+    assert b['changed'] and b['spki_sha256'] != a['spki_sha256']
+
+
+def test_existing_key_is_adopted(world, args):
+    # An AD RMS key made before the world had records: the module adopts it, writing only the record.
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            made = generate_rsa(s, 'key_mscapi_adrms', 2048, 65537)
+    adopt = dict(args, app_name='mscapi', ident='adrms', plain_name=None)
+    check = run_module(hsm_key, adopt, check_mode=True)
+    assert check['changed'] and check['spki_sha256'] == made['spki_sha256']
+    real = run_module(hsm_key, adopt)
+    assert real['changed'] and real['spki_sha256'] == made['spki_sha256']
+    assert json.load(open(real['key_record']))['adopted'] is True
+    assert not run_module(hsm_key, adopt)['changed']
+
+
+def test_record_without_key_is_refused(world, args):
+    r = run_module(hsm_key, args)
+    os.rename(r['key_record'], r['key_record'] + '.saved')
+    other = run_module(hsm_key, dict(args, ident='second'))
+    os.rename(r['key_record'] + '.saved', os.path.join(world.dir, 'key_simple_third'))
+    refused = run_module(hsm_key, dict(args, ident='third'))
+    assert not other.failed
+    assert refused.failed and 'has no key key_simple_third' in refused['msg']
+
+
+@pytest.mark.parametrize('change,msg', [
+    ({'protect': 'ocs'}, 'only module protection is'),
+    ({'ident': 'Bad Ident'}, 'ident'),
+    ({'public_exponent': 3}, 'public_exponent 3'),
+    ({'size': 1536}, 'value of size must be one of'),
+    ({'token_label': 'not-the-world'}, "token_label 'not-the-world' is not the token of the world"),
+])
+def test_refusals(args, change, msg):
+    r = run_module(hsm_key, dict(args, **change))
+    assert r.failed and msg in r['msg']
+
+
+def test_no_world(softhsm, tmp_path):
+    r = run_module(hsm_key, {'world_dir': str(tmp_path / 'none'), 'ident': 'k'})
+    assert r.failed and 'there is no security world in' in r['msg'] and 'security_world first' in r['msg']
+
+
+def test_lost_module_credential(world, args):
+    os.unlink(os.path.join(world.dir, 'module_credential.json'))
+    r = run_module(hsm_key, args)
+    assert r.failed and "cannot read world's module credential" in r['msg']
