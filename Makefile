@@ -10,7 +10,7 @@ APT_PACKAGES := softhsm2 opensc shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt-packages demo test unit sanity clean
+.PHONY: help setup apt-packages demo test pytest sanity clean
 
 help:
 	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
@@ -40,10 +40,10 @@ $(COLLECTION_LINK):
 demo: setup
 	$(BIN)/ansible-playbook playbooks/rehearsal.yml
 
-test: setup unit sanity
+test: setup pytest sanity
 
-unit:
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+pytest:
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 sanity:
 	ANSIBLE_TEST=$(CURDIR)/$(BIN)/ansible-test scripts/sanity.sh

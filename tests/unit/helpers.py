@@ -14,6 +14,10 @@ from contextlib import redirect_stdout
 
 from ansible.module_utils.testing import patch_module_args
 
+# This file is imported through ansible_collections/keyceremony/byok (a link or a copy).
+COLLECTIONS_ROOT = os.path.abspath(__file__).split(os.sep + 'ansible_collections' + os.sep)[0]
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 CARD_PINS = ['amber-otter-41', 'brass-heron-92', 'cedar-lynx-07', 'dune-falcon-55', 'ember-moth-33']
 

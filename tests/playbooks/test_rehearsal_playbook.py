@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/rehearsal.yml as `make demo` runs it, in a folder of the test's own: run it twice."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'rehearsal.yml')
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+
+
+def play(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
+               ANSIBLE_NOCOLOR='1')
+    env.pop('SOFTHSM2_CONF', None)
+    out = subprocess.run([ANSIBLE_PLAYBOOK, PLAYBOOK, '-e', 'rehearsal_dir=%s' % (tmp_path / 'demo')],
+                         capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+@pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
+def test_rehearsal_twice(tmp_path):
+    first = play(tmp_path)
+    second = play(tmp_path)
+    assert re.search(r'localhost\s+: ok=7\s+changed=4\s', first)
+    assert re.search(r'localhost\s+: ok=7\s+changed=0\s', second)
+    record = json.load(open(str(tmp_path / 'demo' / 'world' / 'key_simple_contosokey')))
+    assert 'SHA-256(SPKI) %s' % record['spki_sha256'] in first
+    assert 'SHA-256(SPKI) %s' % record['spki_sha256'] in second
+    assert 'Changed this run world=False key=False' in second
+    pins = [open(str(tmp_path / 'demo' / 'pins' / name)).read().strip() for name in ('card1', 'card2', 'card3')]
+    for pin in pins:
+        assert pin not in first and pin not in second
+    for name in ('pins', 'cards', 'world', 'tokens'):
+        assert os.stat(str(tmp_path / 'demo' / name)).st_mode & 0o777 == 0o700
