@@ -23,7 +23,7 @@ ANSIBLE = os.path.join(os.path.dirname(sys.executable), 'ansible')
 def ansible(module, args, softhsm, home):
     env = dict(os.environ, SOFTHSM2_CONF=softhsm.conf, HOME=str(home), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
                ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCAL_TEMP=str(home / 'tmp'),
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR='1')
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR='1', ANSIBLE_CALLBACK_RESULT_FORMAT='json')
     out = subprocess.run([ANSIBLE, 'localhost', '-vvv', '-m', 'keyceremony.byok.' + module, '-a', json.dumps(args)],
                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     return out.returncode, out.stdout + out.stderr
