@@ -11,24 +11,14 @@ A key is found by its CKA_LABEL, which is its key name. Nothing here deletes or 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import os
 import re
-import traceback
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import public_key_info
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import read_json, write_private_json
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import attribute_template, constant, mechanism
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import utcnow
-
-try:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 KEY_RECORD_FORMAT = 'keyceremony.byok/key/1'
 RSA_SIZES = (1024, 2048, 3072, 4096)
@@ -102,14 +92,6 @@ def check_key_spec(key_type, size, public_exponent, protect):
 
 def _int_to_bytes(value):
     return value.to_bytes((value.bit_length() + 7) // 8, 'big')
-
-
-def public_key_info(modulus, exponent):
-    """(pem, spki_sha256) of an RSA public key, from the numbers the HSM returned."""
-    key = RSAPublicNumbers(exponent, modulus).public_key()
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem.decode('ascii'), hashlib.sha256(der).hexdigest()
 
 
 def _find_one(session, label, cls):

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm, _keys, _world
+from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
 WORLD_ARGS = {
@@ -50,9 +50,8 @@ def new_module(argument_spec, **kwargs):
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     if not _hsm.HAS_PYKCS11:
         module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
-    if not (_world.HAS_CRYPTOGRAPHY and _keys.HAS_CRYPTOGRAPHY):
-        module.fail_json(msg=missing_required_lib('cryptography'),
-                         exception=_world.CRYPTOGRAPHY_IMPORT_ERROR or _keys.CRYPTOGRAPHY_IMPORT_ERROR)
+    if not _crypto.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=_crypto.CRYPTOGRAPHY_IMPORT_ERROR)
     return module
 
 

@@ -29,29 +29,14 @@ import os
 import re
 import secrets
 import socket
-import traceback
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _shamir
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
+    ARGON2_MISSING, HAS_ARGON2, AuthenticationFailed, aead, aead_open, derive_key)
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import CardError, WorldError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, locked, read_json, sha256_hex, write_private_file, write_private_json)
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, check_token_label
-
-try:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-try:
-    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-    HAS_ARGON2 = True
-except ImportError:
-    HAS_ARGON2 = False
 
 DESCRIPTOR = 'world.json'
 PENDING = 'world.pending.json'
@@ -117,33 +102,13 @@ def _secret_check(world_id, so_pin):
 
 # ---------------------------------------------------------------- card crypto
 
-def _derive(kdf, params, salt, pin):
-    if kdf == 'argon2id':
-        if not HAS_ARGON2:
-            raise WorldError('this card uses Argon2id, which the installed cryptography library lacks; '
-                             'install cryptography 44 or later')
-        return Argon2id(salt=salt, length=32, iterations=params['iterations'], lanes=params['lanes'],
-                        memory_cost=params['memory_cost']).derive(pin.encode('utf-8'))
-    if kdf == 'scrypt':
-        return Scrypt(salt=salt, length=32, n=params['n'], r=params['r'], p=params['p']).derive(pin.encode('utf-8'))
-    raise WorldError('unknown key derivation %r' % kdf)
-
-
-def _aead(name, key):
-    if name == 'aes256gcm':
-        return AESGCM(key)
-    if name == 'chacha20poly1305':
-        return ChaCha20Poly1305(key)
-    raise WorldError('unknown cipher %r' % name)
-
-
 def seal_card(world_id, index, quorum, cipher_suite, share, pin):
     """One card file's bytes: the share encrypted under a key derived from the card PIN.
 
     Everything but the ciphertext is authenticated as associated data, so moving a share to
     another card number or world breaks the tag.
     """
-    kdf, aead = CIPHER_SUITES[cipher_suite]
+    kdf, cipher = CIPHER_SUITES[cipher_suite]
     header = {
         'format': CARD_FORMAT,
         'world_id': world_id,
@@ -153,8 +118,8 @@ def seal_card(world_id, index, quorum, cipher_suite, share, pin):
         'kdf': dict(KDF_PARAMS[kdf], name=kdf, salt=_b64(secrets.token_bytes(16))),
         'nonce': _b64(secrets.token_bytes(12)),
     }
-    key = _derive(kdf, header['kdf'], _unb64(header['kdf']['salt']), pin)
-    ciphertext = _aead(aead, key).encrypt(_unb64(header['nonce']), share, canonical_json(header))
+    key = derive_key(kdf, header['kdf'], _unb64(header['kdf']['salt']), pin)
+    ciphertext = aead(cipher, key).encrypt(_unb64(header['nonce']), share, canonical_json(header))
     card = dict(header, ciphertext=_b64(ciphertext))
     return (canonical_json(card) + b'\n')
 
@@ -178,15 +143,15 @@ def open_card(card, pin, label):
     """Decrypt a parsed card; a wrong PIN or an altered file both fail the AEAD tag."""
     if card['cipher_suite'] not in CIPHER_SUITES:
         raise CardError('%s uses an unknown cipher suite %r' % (label, card['cipher_suite']))
-    kdf, aead = CIPHER_SUITES[card['cipher_suite']]
+    kdf, cipher = CIPHER_SUITES[card['cipher_suite']]
     header = dict((k, v) for k, v in card.items() if k != 'ciphertext')
     try:
         params = card['kdf']
         if params.get('name') != kdf:
             raise ValueError()
-        key = _derive(kdf, params, _unb64(params['salt']), pin)
-        return _aead(aead, key).decrypt(_unb64(card['nonce']), _unb64(card['ciphertext']), canonical_json(header))
-    except InvalidTag:
+        key = derive_key(kdf, params, _unb64(params['salt']), pin)
+        return aead_open(cipher, key, _unb64(card['nonce']), _unb64(card['ciphertext']), canonical_json(header))
+    except AuthenticationFailed:
         raise CardError('%s: wrong card PIN (or the card file was altered); check which card holder typed '
                         'which PIN' % label)
     except (ValueError, KeyError, TypeError):
@@ -330,8 +295,8 @@ class WorldSpec(object):
         if cipher_suite not in CIPHER_SUITES:
             raise WorldError('cipher_suite %r is unknown; choose one of %s' % (cipher_suite, ', '.join(sorted(CIPHER_SUITES))))
         if CIPHER_SUITES[cipher_suite][0] == 'argon2id' and not HAS_ARGON2:
-            raise WorldError('cipher_suite %s needs Argon2id, which the installed cryptography library lacks; '
-                             'install cryptography 44 or later, or choose scrypt-aes256gcm' % cipher_suite)
+            raise WorldError('cipher_suite %s cannot be used here: %s; upgrade cryptography or choose '
+                             'scrypt-aes256gcm' % (cipher_suite, ARGON2_MISSING))
         self.cipher_suite = cipher_suite
 
 

@@ -10,6 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _keys
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import public_key_info
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError, HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template, constant, mechanism
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
@@ -82,7 +83,7 @@ def test_public_key_is_readable_without_login(tenant_key):
             assert len(pub) == 1
             assert not s.find(attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY'))]))
             n = int.from_bytes(bytes(s.attributes(pub[0], ['CKA_MODULUS'])['CKA_MODULUS']), 'big')
-    assert _keys.public_key_info(n, 65537)[1] == desc['spki_sha256']
+    assert public_key_info(n, 65537)[1] == desc['spki_sha256']
 
 
 def test_spki_fingerprint_matches_cryptography(tenant_key):

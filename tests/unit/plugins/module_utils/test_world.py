@@ -151,18 +151,20 @@ def _spec(tmp_path, label='crash'):
     return WorldSpec(str(tmp_path / 'world'), label, '2/3', cards_for(tmp_path, 3), 'argon2id-aes256gcm')
 
 
-def _interrupt(monkeypatch, target):
+def _crash_before_the_token(tmp_path, monkeypatch):
+    """Run a creation that stops just before the token is initialised; return its spec."""
     def boom(*args, **kwargs):
         raise Interrupted()
-    monkeypatch.setattr(_world, target, boom)
+    spec = _spec(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(_world, '_init_token', boom)
+        with Hsm() as hsm, pytest.raises(Interrupted):
+            ensure_world(hsm, spec)
+    return spec
 
 
 def test_interrupted_before_the_token_then_finished(softhsm, tmp_path, monkeypatch):
-    spec = _spec(tmp_path)
-    with monkeypatch.context() as m:
-        _interrupt(m, '_init_token')
-        with Hsm() as hsm, pytest.raises(Interrupted):
-            ensure_world(hsm, spec)
+    spec = _crash_before_the_token(tmp_path, monkeypatch)
     world = World(spec.world.dir)
     assert world.pending() and not world.exists()
     with Hsm() as hsm:
@@ -213,22 +215,14 @@ def test_interrupted_while_writing_cards(softhsm, tmp_path, monkeypatch):
 
 
 def test_unfinished_world_with_other_options_is_refused(softhsm, tmp_path, monkeypatch):
-    spec = _spec(tmp_path)
-    with monkeypatch.context() as m:
-        _interrupt(m, '_init_token')
-        with Hsm() as hsm, pytest.raises(Interrupted):
-            ensure_world(hsm, spec)
+    spec = _crash_before_the_token(tmp_path, monkeypatch)
     other = WorldSpec(spec.world.dir, 'crash', '3/3', cards_for(tmp_path, 3), 'argon2id-aes256gcm')
     with Hsm() as hsm, pytest.raises(WorldError, match='unfinished world creation .* used other options'):
         ensure_world(hsm, other)
 
 
 def test_resume_with_a_wrong_pin_names_the_card(softhsm, tmp_path, monkeypatch):
-    spec = _spec(tmp_path)
-    with monkeypatch.context() as m:
-        _interrupt(m, '_init_token')
-        with Hsm() as hsm, pytest.raises(Interrupted):
-            ensure_world(hsm, spec)
+    spec = _crash_before_the_token(tmp_path, monkeypatch)
     again = _spec(tmp_path)
     again.cards[2]['pin'] = 'wrong-wrong'
     with Hsm() as hsm, pytest.raises(CardError, match='card 3 .*: wrong card PIN'):

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one place the collection imports ``cryptography``: key derivation from PINs, AEADs,
+and public-key fingerprints. Software crypto here never touches a private key of the HSM."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import traceback
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+
+try:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+    HAS_ARGON2 = True
+except ImportError:
+    HAS_ARGON2 = False
+
+ARGON2_MISSING = 'Argon2id needs cryptography 44 or later built with OpenSSL 3.2 or later'
+
+
+def derive_key(kdf, params, salt, secret):
+    """32 bytes from ``secret`` (a PIN) with a memory-hard KDF described by ``params``."""
+    if kdf == 'argon2id':
+        if not HAS_ARGON2:
+            raise ByokError(ARGON2_MISSING)
+        return Argon2id(salt=salt, length=32, iterations=params['iterations'], lanes=params['lanes'],
+                        memory_cost=params['memory_cost']).derive(secret.encode('utf-8'))
+    if kdf == 'scrypt':
+        return Scrypt(salt=salt, length=32, n=params['n'], r=params['r'], p=params['p']).derive(secret.encode('utf-8'))
+    raise ByokError('unknown key derivation %r' % (kdf,))
+
+
+def aead(name, key):
+    if name == 'aes256gcm':
+        return AESGCM(key)
+    if name == 'chacha20poly1305':
+        return ChaCha20Poly1305(key)
+    raise ByokError('unknown cipher %r' % (name,))
+
+
+class AuthenticationFailed(ByokError):
+    """An AEAD tag did not verify: wrong key (PIN) or altered data; the caller says which file."""
+
+
+def aead_open(name, key, nonce, data, associated_data):
+    try:
+        return aead(name, key).decrypt(nonce, data, associated_data)
+    except InvalidTag:
+        raise AuthenticationFailed('authentication failed')
+
+
+def public_key_info(modulus, exponent):
+    """(pem, spki_sha256) of an RSA public key, from the numbers the HSM returned."""
+    key = RSAPublicNumbers(exponent, modulus).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode('ascii'), hashlib.sha256(der).hexdigest()
