@@ -17,7 +17,7 @@ help:
 	@echo "make demo    set up, then run the rehearsal ceremony on a SoftHSM2 token in .demo/"
 	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity)"
 
-setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK)
+setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK) $(BIN)/byok-tenant
 
 # Only what is missing is installed, so a second run costs a few dpkg look-ups.
 apt-packages:
@@ -36,6 +36,12 @@ $(BIN)/.installed: requirements.txt
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
+
+# The rehearsal tenant's command, on the same module_utils as the modules.
+$(BIN)/byok-tenant: Makefile $(BIN)/.installed
+	printf '#!%s\n# made by make setup: the rehearsal tenant of keyceremony.byok\nimport sys\nsys.path.insert(0, %s)\nfrom ansible_collections.keyceremony.byok.tenant.cli import main\nsys.exit(main())\n' \
+	  "$(CURDIR)/$(BIN)/python" "'$(CURDIR)/.collections'" > $@.tmp
+	chmod 0755 $@.tmp && mv $@.tmp $@
 
 demo: setup
 	$(BIN)/ansible-playbook playbooks/rehearsal.yml

@@ -14,8 +14,9 @@ import traceback
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
 try:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.exceptions import InvalidSignature, InvalidTag
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -65,9 +66,52 @@ def aead_open(name, key, nonce, data, associated_data):
         raise AuthenticationFailed('authentication failed')
 
 
+def spki_der(modulus, exponent):
+    """DER SubjectPublicKeyInfo of an RSA public key, from the numbers the HSM returned."""
+    key = RSAPublicNumbers(exponent, modulus).public_key()
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def public_key_info(modulus, exponent):
     """(pem, spki_sha256) of an RSA public key, from the numbers the HSM returned."""
     key = RSAPublicNumbers(exponent, modulus).public_key()
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem.decode('ascii'), hashlib.sha256(der).hexdigest()
+    return pem.decode('ascii'), hashlib.sha256(spki_der(modulus, exponent)).hexdigest()
+
+
+def spki_der_from_pem(pem):
+    key = serialization.load_pem_public_key(pem.encode('ascii'))
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _rsa_public_key(der):
+    try:
+        key = serialization.load_der_public_key(der)
+    except ValueError:
+        raise ByokError('not a DER SubjectPublicKeyInfo')
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ByokError('not an RSA public key')
+    return key
+
+
+def rsa_public_numbers(der):
+    """(modulus, exponent) from a DER SubjectPublicKeyInfo."""
+    numbers = _rsa_public_key(der).public_numbers()
+    return numbers.n, numbers.e
+
+
+PSS_SALT = 32
+
+
+def verify_pss_sha256(spki, signature, data):
+    """True when ``signature`` is an RSA-PSS/SHA-256 (salt 32) signature of ``data`` by ``spki`` (DER)."""
+    try:
+        key = _rsa_public_key(spki)
+    except ByokError:
+        return False
+    try:
+        key.verify(signature, data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT),
+                   hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False

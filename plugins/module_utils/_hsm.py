@@ -182,10 +182,20 @@ def _known(value):
 class Hsm(object):
     """One loaded PKCS#11 library. Use as a context manager so it is always unloaded."""
 
+    # PyKCS11 shares one loaded library per path in a process, and SoftHSM2 reads SOFTHSM2_CONF
+    # only when first initialised: two configurations at once would silently share the first.
+    _open = {}
+
     def __init__(self, pkcs11_module=None):
         if not HAS_PYKCS11:
             raise HsmError('the Python library PyKCS11 is not installed; install it on the host that has the HSM')
         self.module_path = resolve_pkcs11_module(pkcs11_module)
+        self.lib = None
+        conf = os.environ.get('SOFTHSM2_CONF')
+        opened = Hsm._open.get(self.module_path)
+        if opened and opened[0] != conf:
+            raise HsmError('%s is already open in this process with SOFTHSM2_CONF=%s; close it before opening it with '
+                           '%s' % (self.module_path, opened[0], conf))
         # A fresh PyKCS11Lib each time: re-using one whose load failed crashes the process.
         lib = PyKCS11.PyKCS11Lib()
         try:
@@ -196,11 +206,17 @@ class Hsm(object):
                                'platform or a library it needs is missing' % self.module_path)
             raise hsm_error(e, 'initialising PKCS#11 library %s' % self.module_path)
         self.lib = lib
+        Hsm._open[self.module_path] = (conf, (opened[1] if opened else 0) + 1)
 
     def close(self):
         if self.lib is not None:
             self.lib.unload()
             self.lib = None
+            conf, count = Hsm._open[self.module_path]
+            if count > 1:
+                Hsm._open[self.module_path] = (conf, count - 1)
+            else:
+                del Hsm._open[self.module_path]
 
     def __enter__(self):
         return self
@@ -246,40 +262,54 @@ class Hsm(object):
         """Open a session on the token ``label``, optionally logged in as USER or SO.
 
         ``who`` names the credential in errors ("the world's module credential", "the
-        security officer PIN rebuilt from the cards"). Logout and close happen on every path.
+        security officer PIN rebuilt from the cards"). Logout and close happen on every
+        path, and closing the session destroys its session objects.
         """
         token = self.find_token(label)
         flags = PyKCS11.CKF_SERIAL_SESSION | (PyKCS11.CKF_RW_SESSION if rw or login == SO else 0)
         with pkcs11_errors('opening a session on token %r' % label):
-            session = self.lib.openSession(token.slot, flags)
-        logged_in = False
+            raw = self.lib.openSession(token.slot, flags)
+        session = Session(raw, token)
         try:
             if login:
-                user_type = PyKCS11.CKU_SO if login == SO else PyKCS11.CKU_USER
-                role = 'security officer' if login == SO else 'user'
-                action = 'logging in to token %r as %s with %s' % (label, role, who or 'the given PIN')
-                with pkcs11_errors(action):
-                    session.login(pin, user_type)
-                logged_in = True
-            yield Session(session, token)
+                session.login(login, pin, who)
+            yield session
         finally:
+            session.logout()
             try:
-                if logged_in:
-                    session.logout()
-            except PyKCS11.PyKCS11Error:
-                pass
-            try:
-                session.closeSession()
+                raw.closeSession()
             except PyKCS11.PyKCS11Error:
                 pass
 
 
 class Session(object):
-    """A thin wrapper over a PyKCS11 session whose every call maps errors the same way."""
+    """A thin wrapper over a PyKCS11 session whose every call maps errors the same way.
 
-    def __init__(self, session, token):
-        self.raw = session
+    Object handles are only valid until the next login change: look objects up again after
+    ``login`` (SoftHSM2 re-issues handles when the login state changes).
+    """
+
+    def __init__(self, raw, token):
+        self.raw = raw
         self.token = token
+        self.role = None
+
+    def login(self, role, pin, who=None):
+        """Log in as USER or SO; a session already logged in is logged out first."""
+        self.logout()
+        user_type = PyKCS11.CKU_SO if role == SO else PyKCS11.CKU_USER
+        name = 'security officer' if role == SO else 'user'
+        with pkcs11_errors('logging in to token %r as %s with %s' % (self.token.label, name, who or 'the given PIN')):
+            self.raw.login(pin, user_type)
+        self.role = role
+
+    def logout(self):
+        if self.role is not None:
+            try:
+                self.raw.logout()
+            except PyKCS11.PyKCS11Error:
+                pass
+            self.role = None
 
     def call(self, action, fn, *args, **kwargs):
         with pkcs11_errors('%s on token %r' % (action, self.token.label)):
@@ -287,6 +317,14 @@ class Session(object):
 
     def find(self, template):
         return self.call('searching objects', self.raw.findObjects, template)
+
+    def find_one(self, label, cls, what=None):
+        """The one object of class ``cls`` (e.g. 'CKO_PUBLIC_KEY') labelled ``label``, or None."""
+        found = self.find(attribute_template([('CKA_LABEL', label), ('CKA_CLASS', constant(cls))]))
+        if len(found) > 1:
+            raise HsmError('%d objects (%s) carry the label %r on token %r; labels must be unique'
+                           % (len(found), what or cls, label, self.token.label))
+        return found[0] if found else None
 
     def attributes(self, obj, names):
         """Attribute values by CKA name (e.g. 'CKA_LABEL'); a sensitive or unknown one reads as None."""
@@ -303,6 +341,29 @@ class Session(object):
     def init_user_pin(self, pin):
         self.call('setting the user PIN', self.raw.initPin, pin)
 
+    def create(self, action, pairs):
+        return self.call(action, self.raw.createObject, attribute_template(pairs))
+
+    def generate_key(self, action, pairs, mech='CKM_AES_KEY_GEN'):
+        return self.call(action, self.raw.generateKey, attribute_template(pairs), mecha=mechanism(mech))
+
+    def wrap(self, action, wrapping_key, key, mech):
+        return bytes(self.call(action, self.raw.wrapKey, wrapping_key, key, mecha=mech))
+
+    def unwrap(self, action, unwrapping_key, data, pairs, mech):
+        return self.call(action, self.raw.unwrapKey, unwrapping_key, data, attribute_template(pairs), mecha=mech)
+
+    def sign(self, action, key, data, mech):
+        return bytes(self.call(action, self.raw.sign, key, data, mecha=mech))
+
+    def destroy(self, action, obj):
+        self.call(action, self.raw.destroyObject, obj)
+
+    def rsa_public_numbers(self, obj):
+        """(modulus, exponent) of an RSA key object, public or private."""
+        a = self.attributes(obj, ['CKA_MODULUS', 'CKA_PUBLIC_EXPONENT'])
+        return int.from_bytes(bytes(a['CKA_MODULUS']), 'big'), int.from_bytes(bytes(a['CKA_PUBLIC_EXPONENT']), 'big')
+
 
 def attribute_template(pairs):
     """[('CKA_TOKEN', True), ...] -> PyKCS11 template; names keep templates readable and import-safe."""
@@ -315,3 +376,13 @@ def constant(name):
 
 def mechanism(name, param=None):
     return PyKCS11.Mechanism(getattr(PyKCS11, name), param)
+
+
+def oaep_sha1():
+    """RSA-OAEP with SHA-1 and MGF1-SHA-1: the only OAEP hash SoftHSM2 2.6.1 wraps with."""
+    return PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA_1, PyKCS11.CKG_MGF1_SHA1)
+
+
+def pss_sha256():
+    """RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (PS256)."""
+    return PyKCS11.RSA_PSS_Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS_PSS, PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, 32)

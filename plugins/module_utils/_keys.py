@@ -94,18 +94,10 @@ def _int_to_bytes(value):
     return value.to_bytes((value.bit_length() + 7) // 8, 'big')
 
 
-def _find_one(session, label, cls):
-    found = session.find(attribute_template([('CKA_LABEL', label), ('CKA_CLASS', constant(cls))]))
-    if len(found) > 1:
-        raise HsmKeyError('%d objects of class %s carry the label %r on token %r; key labels must be unique'
-                          % (len(found), cls, label, session.token.label))
-    return found[0] if found else None
-
-
 def describe_key(session, label):
     """Everything public about the key pair ``label``, or None when no such key exists."""
-    private = _find_one(session, label, 'CKO_PRIVATE_KEY')
-    public = _find_one(session, label, 'CKO_PUBLIC_KEY')
+    private = session.find_one(label, 'CKO_PRIVATE_KEY', 'private keys')
+    public = session.find_one(label, 'CKO_PUBLIC_KEY', 'public keys')
     if private is None and public is None:
         return None
     if private is None:
@@ -158,23 +150,30 @@ def export_risks(desc):
     return risks
 
 
-def generate_rsa(session, label, size, public_exponent):
-    """Generate the pair inside the HSM, re-read it and check it; returns describe_key()."""
-    exp_bytes = tuple(_int_to_bytes(public_exponent))
+def generate_rsa_pair(session, label, size, public_exponent, private_pairs, public_pairs, action=None):
+    """Generate an RSA pair inside the HSM with the given usage attributes; returns describe_key()."""
     common = [('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True), ('CKA_LABEL', label),
               ('CKA_ID', label.encode('ascii'))]
     public_template = attribute_template([('CKA_CLASS', constant('CKO_PUBLIC_KEY'))] + common + [
-        ('CKA_PRIVATE', False), ('CKA_MODULUS_BITS', size), ('CKA_PUBLIC_EXPONENT', exp_bytes),
-        ('CKA_VERIFY', True), ('CKA_ENCRYPT', True), ('CKA_WRAP', False), ('CKA_MODIFIABLE', False),
-    ])
+        ('CKA_PRIVATE', False), ('CKA_MODULUS_BITS', size), ('CKA_PUBLIC_EXPONENT', tuple(_int_to_bytes(public_exponent))),
+        ('CKA_MODIFIABLE', False)] + list(public_pairs))
     private_template = attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY'))] + common + [
-        ('CKA_PRIVATE', True), ('CKA_SENSITIVE', True), ('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', True),
-        ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False), ('CKA_DERIVE', False),
-        ('CKA_COPYABLE', True), ('CKA_MODIFIABLE', False), ('CKA_DESTROYABLE', False),
-    ])
-    session.call('generating RSA %d key %r' % (size, label), session.raw.generateKeyPair,
+        ('CKA_PRIVATE', True), ('CKA_SENSITIVE', True)] + list(private_pairs))
+    session.call(action or 'generating RSA %d key %r' % (size, label), session.raw.generateKeyPair,
                  public_template, private_template, mecha=mechanism('CKM_RSA_PKCS_KEY_PAIR_GEN'))
-    desc = describe_key(session, label)
+    return describe_key(session, label)
+
+
+# The tenant key: sign and decrypt, exportable only under a trusted key, never changed or deleted.
+TENANT_KEY_PRIVATE = [('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', True), ('CKA_SIGN', True),
+                      ('CKA_DECRYPT', True), ('CKA_UNWRAP', False), ('CKA_DERIVE', False), ('CKA_COPYABLE', True),
+                      ('CKA_MODIFIABLE', False), ('CKA_DESTROYABLE', False)]
+TENANT_KEY_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', True), ('CKA_WRAP', False)]
+
+
+def generate_rsa(session, label, size, public_exponent):
+    """Generate the tenant key inside the HSM, re-read it and check it; returns describe_key()."""
+    desc = generate_rsa_pair(session, label, size, public_exponent, TENANT_KEY_PRIVATE, TENANT_KEY_PUBLIC)
     problems = []
     if desc['size'] != size:
         problems.append('modulus is %d bits, not %d' % (desc['size'], size))
@@ -226,3 +225,143 @@ def make_record(descriptor, desc, app_name, ident, plain_name, protect, adopted)
         'adopted': adopted,
         'recorded': utcnow(),
     }
+
+
+# ---------------------------------------------------------------- transfer ACLs (ModifyAcls)
+
+def transfer_names(app_name, ident, kek_kid):
+    """Labels of the objects the transfer needs, in the nCipher style."""
+    return {
+        'key': key_name(app_name, ident),
+        'copy': key_name(app_name, 'xferacl_' + ident),
+        'package_key': key_name(app_name, 'xferwrap_' + ident),
+        'kek': 'kek_' + kek_kid,
+    }
+
+
+# The reduced-permission copy: no use at all, exportable only under a trusted key.
+# (SoftHSM2 2.6.1 refuses CKA_MODIFIABLE=false in an unwrap template and never lets it be set
+# afterwards, so the copy stays modifiable; packaging re-checks its attributes every time.)
+COPY_REQUIRED = {
+    'sign': False,
+    'decrypt': False,
+    'unwrap': False,
+    'derive': False,
+    'sensitive': True,
+    'extractable': True,
+    'wrap_with_trusted': True,
+    'copyable': False,
+    'destroyable': False,
+}
+
+
+def _copy_template(label):
+    return [('CKA_CLASS', constant('CKO_PRIVATE_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True),
+            ('CKA_PRIVATE', True), ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')),
+            ('CKA_SENSITIVE', True), ('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', True),
+            ('CKA_SIGN', False), ('CKA_SIGN_RECOVER', False), ('CKA_DECRYPT', False), ('CKA_UNWRAP', False),
+            ('CKA_DERIVE', False), ('CKA_COPYABLE', False), ('CKA_DESTROYABLE', False)]
+
+
+def _aes_template(label, token, wrap, unwrap, extractable):
+    return [('CKA_CLASS', constant('CKO_SECRET_KEY')), ('CKA_KEY_TYPE', constant('CKK_AES')), ('CKA_VALUE_LEN', 32),
+            ('CKA_TOKEN', token), ('CKA_PRIVATE', False), ('CKA_TRUSTED', True), ('CKA_LABEL', label),
+            ('CKA_WRAP', wrap), ('CKA_UNWRAP', unwrap), ('CKA_ENCRYPT', False), ('CKA_DECRYPT', False),
+            ('CKA_SIGN', False), ('CKA_VERIFY', False), ('CKA_DERIVE', False), ('CKA_SENSITIVE', True),
+            ('CKA_EXTRACTABLE', extractable), ('CKA_WRAP_WITH_TRUSTED', extractable)] + (
+        [('CKA_MODIFIABLE', False)] if token else [])
+
+
+def _kek_template(label, kid, modulus, exponent):
+    return [('CKA_CLASS', constant('CKO_PUBLIC_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True),
+            ('CKA_PRIVATE', False), ('CKA_LABEL', label), ('CKA_ID', kid.encode('ascii')),
+            ('CKA_MODULUS', _int_to_bytes(modulus)), ('CKA_PUBLIC_EXPONENT', _int_to_bytes(exponent)),
+            ('CKA_TRUSTED', True), ('CKA_WRAP', True), ('CKA_ENCRYPT', False), ('CKA_VERIFY', False),
+            ('CKA_VERIFY_RECOVER', False), ('CKA_DERIVE', False), ('CKA_MODIFIABLE', False)]
+
+
+def check_copy(desc, original, name):
+    if desc['spki_sha256'] != original['spki_sha256']:
+        raise HsmKeyError('%s exists but is not a copy of %s (fingerprint %s, not %s)'
+                          % (desc['label'], name, desc['spki_sha256'], original['spki_sha256']))
+    wrong = ['%s=%s' % (k, desc['attributes'][k]) for k, v in sorted(COPY_REQUIRED.items()) if desc['attributes'][k] is not v]
+    if wrong:
+        raise HsmKeyError('the transfer copy %s has %s; it must have no use and be exportable only under a trusted '
+                          'key. It was changed after the ACL step: do not package it, investigate' % (desc['label'], ', '.join(wrong)))
+
+
+def check_package_key(session, handle, label):
+    a = session.attributes(handle, ['CKA_TRUSTED', 'CKA_WRAP', 'CKA_UNWRAP', 'CKA_DECRYPT', 'CKA_EXTRACTABLE',
+                                    'CKA_WRAP_WITH_TRUSTED', 'CKA_TOKEN', 'CKA_VALUE_LEN'])
+    if not (a['CKA_TRUSTED'] and a['CKA_WRAP'] and not a['CKA_UNWRAP'] and not a['CKA_DECRYPT']
+            and a['CKA_WRAP_WITH_TRUSTED'] and a['CKA_TOKEN'] and a['CKA_VALUE_LEN'] == 32):
+        raise HsmKeyError('the package key %s is not the trusted, wrap-only AES-256 key the ACL step makes' % label)
+
+
+def check_kek_object(session, handle, label, kek):
+    modulus, exponent = session.rsa_public_numbers(handle)
+    trusted = session.attributes(handle, ['CKA_TRUSTED', 'CKA_WRAP'])
+    if (modulus, exponent) != (kek['kek_modulus'], kek['kek_public_exponent']):
+        raise HsmKeyError('token object %s is not KEK %s (another public key carries its label)' % (label, kek['kek_kid']))
+    if not (trusted['CKA_TRUSTED'] and trusted['CKA_WRAP']):
+        raise HsmKeyError('KEK object %s is not marked trusted for wrapping; run keyceremony.byok.key_acl with the '
+                          'admin cards' % label)
+
+
+def acl_state(session, app_name, ident, kek):
+    """What exists of the transfer ACL for (key, KEK); raises when something is wrong, not just missing."""
+    names = transfer_names(app_name, ident, kek['kek_kid'])
+    original = describe_key(session, names['key'])
+    if original is None:
+        raise HsmKeyError('token %r has no key %s; generate or adopt it with keyceremony.byok.hsm_key first'
+                          % (session.token.label, names['key']))
+    copy = describe_key(session, names['copy'])
+    if copy is not None:
+        check_copy(copy, original, names['key'])
+    package_key = session.find_one(names['package_key'], 'CKO_SECRET_KEY', 'package keys')
+    if package_key is not None:
+        check_package_key(session, package_key, names['package_key'])
+    kek_object = session.find_one(names['kek'], 'CKO_PUBLIC_KEY', 'KEK objects')
+    if kek_object is not None:
+        check_kek_object(session, kek_object, names['kek'], kek)
+    todo = []
+    if kek_object is None:
+        todo.append('import KEK %s as a trusted wrap-only key' % kek['kek_kid'])
+    if package_key is None:
+        todo.append('create the trusted wrap-only package key %s' % names['package_key'])
+    if copy is None:
+        todo.append('create the reduced-permission copy %s' % names['copy'])
+    state = {'copy': copy, 'package_key': package_key, 'kek': kek_object,
+             'key_handle': session.find_one(names['key'], 'CKO_PRIVATE_KEY'),
+             'copy_handle': session.find_one(names['copy'], 'CKO_PRIVATE_KEY') if copy else None}
+    return names, original, todo, state
+
+
+def modify_acls(ctx, so_pin, names, kek, todo_state):
+    """Make what acl_state() found missing, in one session: first as SO, then as user.
+
+    The copy is made by wrapping the key under an AES key that the SO marks trusted and that
+    lives only in this session (it can wrap and unwrap), then unwrapping it with the reduced
+    attributes. The session key vanishes when the session closes, on every path, so the user
+    PIN alone never has a trusted key that can unwrap.
+    """
+    copy_session_label = 'xfercopy-session'
+    with ctx.so_session(so_pin) as s:
+        if todo_state['kek'] is None:
+            s.create('importing KEK %s as trusted' % kek['kek_kid'],
+                     _kek_template(names['kek'], kek['kek_kid'], kek['kek_modulus'], kek['kek_public_exponent']))
+        if todo_state['package_key'] is None:
+            s.generate_key('creating the package key %s' % names['package_key'],
+                           _aes_template(names['package_key'], token=True, wrap=True, unwrap=False, extractable=True))
+        if todo_state['copy'] is None:
+            s.generate_key('creating the session key for the copy',
+                           _aes_template(copy_session_label, token=False, wrap=True, unwrap=True, extractable=False))
+            s.login('user', ctx.world.user_pin(), "the world's module credential")
+            copy_key = s.find(attribute_template([('CKA_LABEL', copy_session_label), ('CKA_TOKEN', False)]))[0]
+            original = s.find_one(names['key'], 'CKO_PRIVATE_KEY')
+            wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, original,
+                             mechanism('CKM_AES_KEY_WRAP_PAD'))
+            s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
+                     _copy_template(names['copy']), mechanism('CKM_AES_KEY_WRAP_PAD'))
+            copy = describe_key(s, names['copy'])
+            check_copy(copy, describe_key(s, names['key']), names['key'])

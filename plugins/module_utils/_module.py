@@ -10,8 +10,11 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+import os
+
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal, public_options
 
 WORLD_ARGS = {
     'world_dir': {'type': 'path', 'required': True},
@@ -29,6 +32,12 @@ ADMIN_CARDS_ARG = {
             'pin': {'type': 'str', 'no_log': True},
         },
     },
+}
+
+TOOLSET_ARGS = {
+    'kek_package': {'type': 'path', 'required': True},
+    'security_world_package': {'type': 'path', 'required': True},
+    'root_hash': {'type': 'str', 'required': True},
 }
 
 KEY_NAME_ARGS = {
@@ -55,12 +64,26 @@ def new_module(argument_spec, **kwargs):
     return module
 
 
-def run(module, work):
-    """Call ``work(module)`` -> result dict; the collection's errors become one clear failure."""
+def run(module, work, journal_fields=None):
+    """Call ``work(module)`` -> result dict; the collection's errors become one clear failure.
+
+    With ``journal_fields`` the module keeps the ceremony journal in ``world_dir``: a change or
+    a failure appends a record with the options asked (secrets left out) and those result
+    fields. Check mode never writes to the journal.
+    """
+    journal = None
+    if journal_fields is not None and not module.check_mode and module.params.get('world_dir'):
+        journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
+    name = module._name.split('.')[-1]
     try:
         result = work(module)
     except ByokError as e:
+        if journal is not None:
+            journal.append(name, 'failed', public_options(module.argument_spec, module.params), error=str(e))
         module.fail_json(msg=str(e))
+    if journal is not None and result.get('changed'):
+        summary = dict((k, result[k]) for k in journal_fields if k in result)
+        journal.append(name, 'changed', public_options(module.argument_spec, module.params), result=summary)
     for warning in result.pop('warnings', []):
         module.warn(warning)
     module.exit_json(**result)

@@ -254,6 +254,8 @@ def recover_so_pin(world_dir, cards):
             raise CardError('%s and %s are the same card (card %d) given twice; each card holder presents '
                             'their own card' % (label, seen[card['card']], card['card']))
         seen[card['card']] = label
+        if not entry.get('pin'):
+            raise CardError('%s: no PIN given; the card holder must give the card\'s PIN' % label)
         parsed.append((card, entry['pin'], label))
     shares = []
     for card, pin, label in parsed:

@@ -15,6 +15,7 @@ description:
   - The equivalent of nCipher C(nkminfo).
   - Reports the world descriptor, the token (label, serial, initialised, free space when the HSM tells it) and the keys
     in it. Needs no administrator card; the keys are listed with the world's module credential.
+  - Reports whether the ceremony journal's hash chain is intact.
   - Never reports a secret. When O(world_dir) holds no world, returns RV(exists=false) and changes nothing.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
@@ -128,6 +129,23 @@ token:
       description: Free public memory in bytes; V(null) when the HSM does not tell.
       type: int
       sample: null
+journal_records:
+  description: How many records the ceremony journal C(journal.jsonl) of the world holds.
+  returned: always
+  type: int
+  sample: 5
+journal_intact:
+  description:
+    - Whether the journal's hash chain holds; false when any record was edited, reordered or removed.
+    - Also true for a world with no journal yet.
+  returned: always
+  type: bool
+  sample: true
+journal_problem:
+  description: What breaks the chain (the first record that does not fit), or V(null) when it is intact.
+  returned: always
+  type: str
+  sample: record 3 was edited (its hash does not match)
 keys:
   description: The key pairs on the token, by key name.
   returned: always
@@ -155,6 +173,7 @@ keys:
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyRecord, describe_key, list_key_labels
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import TOKEN_ARG, WORLD_ARGS, new_module, run, spec
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
@@ -163,8 +182,10 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._world import Wor
 def work(module):
     p = module.params
     world = World(p['world_dir'])
+    records, intact, problem = Journal(os.path.join(world.dir, JOURNAL_NAME)).read()
     result = {'changed': False, 'exists': world.exists(), 'unfinished': world.pending(),
-              'world': {}, 'token': None, 'keys': []}
+              'world': {}, 'token': None, 'keys': [],
+              'journal_records': len(records), 'journal_intact': intact, 'journal_problem': problem}
     if not result['exists']:
         return result
     result['world'] = world.public_descriptor()

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ceremony journal: one JSON record a line, each holding the hash of the one before.
+
+A record: ``seq``, ``time``, ``host``, ``user``, ``module``, ``outcome`` (changed, failed),
+``asked`` (the options, with every secret option left out), ``result`` (ids, fingerprints,
+file hashes) or ``error``, ``prev`` and ``hash`` (SHA-256 of the canonical record without
+``hash``). A side file ``<journal>.head`` holds the count and last hash, so that removing
+the last records is detected too. Nothing secret is ever written here: callers pass only
+options whose spec is not ``no_log``, and results that hold no secret.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import getpass
+import hashlib
+import json
+import os
+import socket
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
+    FILE_MODE, canonical_json, locked, read_json, write_private_json)
+
+GENESIS = '0' * 64
+JOURNAL_NAME = 'journal.jsonl'
+
+
+def record_hash(record):
+    body = dict((k, v) for k, v in record.items() if k != 'hash')
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+class Journal(object):
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.head_path = self.path + '.head'
+
+    def read(self):
+        """(records, intact, problem): every record, and whether the chain holds."""
+        if not os.path.exists(self.path):
+            return [], not os.path.exists(self.head_path), (None if not os.path.exists(self.head_path)
+                                                           else 'the journal file is missing')
+        records = []
+        prev = GENESIS
+        problem = None
+        with open(self.path, 'rb') as f:
+            lines = f.read().split(b'\n')
+        if lines and lines[-1] == b'':
+            lines.pop()
+        for n, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError):
+                problem = problem or 'record %d is not valid JSON' % n
+                continue
+            records.append(record)
+            if problem:
+                continue
+            if not isinstance(record, dict) or record.get('seq') != n:
+                problem = 'record %d is out of sequence' % n
+            elif record.get('prev') != prev:
+                problem = 'record %d does not follow record %d (removed, reordered or edited)' % (n, n - 1)
+            elif record.get('hash') != record_hash(record):
+                problem = 'record %d was edited (its hash does not match)' % n
+            else:
+                prev = record['hash']
+        if problem is None:
+            head = self._head()
+            if head is None or head.get('records') != len(records) or head.get('hash') != prev:
+                problem = 'the journal ends at record %d but its head says %s' % (
+                    len(records), 'nothing' if head is None else 'record %s' % head.get('records'))
+        return records, problem is None, problem
+
+    def _head(self):
+        if not os.path.exists(self.head_path):
+            return None
+        try:
+            return read_json(self.head_path, 'journal head')
+        except ByokError:
+            return None
+
+    def append(self, module, outcome, asked, result=None, error=None):
+        """Append one record under a lock; the line is written whole and flushed to disk."""
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            return None
+        with locked(folder, '.journal.lock'):
+            head = self._head() or {'records': 0, 'hash': GENESIS}
+            record = {
+                'seq': head['records'] + 1,
+                'time': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
+                'host': socket.gethostname(),
+                'user': _user(),
+                'module': module,
+                'outcome': outcome,
+                'asked': asked,
+                'prev': head['hash'],
+            }
+            if result is not None:
+                record['result'] = result
+            if error is not None:
+                record['error'] = error
+            record['hash'] = record_hash(record)
+            line = json.dumps(record, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            write_private_json(self.head_path, {'records': record['seq'], 'hash': record['hash']})
+        return record
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def public_options(argument_spec, params):
+    """The options as asked, with every no_log option (and sub-option) left out."""
+    out = {}
+    for name, spec in argument_spec.items():
+        if spec.get('no_log') or name not in params:
+            continue
+        value = params[name]
+        if spec.get('options') and isinstance(value, list):
+            value = [public_options(spec['options'], v) if isinstance(v, dict) else v for v in value]
+        elif spec.get('options') and isinstance(value, dict):
+            value = public_options(spec['options'], value)
+        out[name] = value
+    return out

@@ -1,0 +1,191 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: transfer_package
+short_description: Wrap the key for one tenant's KEK into a transfer package (Package)
+version_added: 0.1.0
+description:
+  - The equivalent of C(KeyTransferRemote.exe -Package); needs no card once M(keyceremony.byok.key_acl) has run.
+  - Verifies the KEK package against O(root_hash), checks that the KEK is trusted on the token and that the
+    reduced-permission copy C(key_<app>_xferacl_<ident>) still has its reduced attributes, then inside the HSM wraps
+    the copy with CKM_RSA_AES_KEY_WRAP in two steps (SoftHSM2 2.6.1 lacks the one-call mechanism) - the package key
+    wraps the copy as PKCS#8 with CKM_AES_KEY_WRAP_PAD (RFC 5649), the KEK wraps the package key with RSA-OAEP
+    (SHA-1, MGF1-SHA-1) - giving the ciphertext C(OAEP(aes) || KWP(pkcs8)).
+  - Writes C(KeyTransferPackage-<key_friendly_name>.byok) in O(dest) (mode C(0600), created exclusively): the Azure
+    Key Vault BYOK JSON fields (C(schema_version) C(1.0.0), C(header) with C(kid), C(alg) C(dir), C(enc)
+    C(CKM_RSA_AES_KEY_WRAP), C(ciphertext) in base64url, C(generator)) plus a C(binding) (tenant ID, friendly name,
+    key fingerprint, KEK id and fingerprint, ciphertext hash) and its C(binding_signature), made inside the HSM with
+    the key being transferred. The receiver checks that signature with the key it unwrapped, so a package for one
+    tenant is refused by another, and an edited header or binding is refused.
+  - An existing file for the same key, KEK and tenant gives C(changed=false); an existing file for anything else is
+    an error and is never overwritten.
+author:
+  - keyceremony.byok maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - keyceremony.byok.world
+  - keyceremony.byok.world.TOKEN
+  - keyceremony.byok.world.KEY_NAME
+  - keyceremony.byok.toolset
+  - keyceremony.byok.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  ident:
+    description:
+      - The ident of the key to transfer; its copy C(key_<app_name>_xferacl_<ident>) must have been made by
+        M(keyceremony.byok.key_acl) for this KEK.
+    type: str
+    required: true
+  tenant_id:
+    description:
+      - The tenant's ID, a GUID (C(BPOSId) of C(Get-AadrmConfiguration), RV(keyceremony.byok.tenant_info#module:bpos_id)).
+        The package is bound to it.
+    type: str
+    required: true
+  key_friendly_name:
+    description:
+      - The name of the package, 1 to 64 letters, digits, C(.), C(-) or C(_); the file is
+        C(KeyTransferPackage-<key_friendly_name>.byok).
+    type: str
+    required: true
+  dest:
+    description:
+      - The folder to write the package to (the removable media that goes to the online workstation). Created with
+        mode C(0700) when missing.
+    type: path
+    required: true
+seealso:
+  - module: keyceremony.byok.key_acl
+  - module: keyceremony.byok.kek_package_verify
+'''
+
+EXAMPLES = r'''
+- name: Package the tenant key for the tenant, on the transfer media
+  keyceremony.byok.transfer_package:
+    world_dir: /var/lib/keyceremony/world
+    ident: contosokey
+    kek_package: /media/transfer/BYOK-KEK-pkg-NA-1
+    security_world_package: /media/transfer/BYOK-SecurityWorld-pkg-NA-1
+    root_hash: "{{ vendor_root_hash }}"
+    tenant_id: 2b51f7a3-8c4d-4e59-9a1b-0c2d3e4f5a6b
+    key_friendly_name: ContosoBYOK
+    dest: /media/transfer
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
+  register: package
+'''
+
+RETURN = r'''
+path:
+  description: Path of the transfer package.
+  returned: success
+  type: str
+  sample: /media/transfer/KeyTransferPackage-ContosoBYOK.byok
+sha256:
+  description: SHA-256 of the package file, to compare after it crossed to the online workstation. V(null) in check
+    mode when the package is still to be made.
+  returned: success
+  type: str
+  sample: 4c1b0b5d9a6e1f2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aab
+kek_kid:
+  description: The KEK the key is wrapped under.
+  returned: success
+  type: str
+  sample: BYOK-KEK-NA-1-3f9a1c0e5b2d7a64
+spki_sha256:
+  description: Fingerprint of the key in the package; the receiving tenant reports the same.
+  returned: success
+  type: str
+  sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
+tenant_id:
+  description: The tenant the package is bound to (lower case).
+  returned: success
+  type: str
+  sample: 2b51f7a3-8c4d-4e59-9a1b-0c2d3e4f5a6b
+'''
+
+import os
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, file_sha256, write_private_file
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._kek import read_and_verify
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import acl_state, check_key_names
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    KEY_NAME_ARGS, TOKEN_ARG, TOOLSET_ARGS, WORLD_ARGS, new_module, run, spec)
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+
+GENERATOR = 'keyceremony.byok transfer_package 0.1.0 (PKCS#11, two-step CKM_RSA_AES_KEY_WRAP)'
+
+
+def _existing(path, want):
+    """changed=False for the same key, KEK and tenant; an error for anything else."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        binding = _byok.parse_package(data)['binding']
+    except _byok.TransferPackageError as e:
+        raise ByokError('%s exists and is not a usable transfer package (%s); it is never overwritten: move it away '
+                        'or choose another key_friendly_name' % (path, e))
+    have = dict((k, binding.get(k)) for k in want)
+    if have != want:
+        diff = ', '.join('%s %s (asked %s)' % (k, have[k], want[k]) for k in sorted(want) if have[k] != want[k])
+        raise ByokError('%s exists for another transfer: %s; it is never overwritten: move it away or choose another '
+                        'key_friendly_name' % (path, diff))
+
+
+def work(module):
+    p = module.params
+    check_key_names(p['app_name'], p['ident'])
+    tenant_id = _byok.check_tenant_id(p['tenant_id'])
+    name = _byok.check_friendly_name(p['key_friendly_name'])
+    kek = read_and_verify(p['kek_package'], p['security_world_package'], p['root_hash'])
+    path = os.path.join(p['dest'], _byok.package_file_name(name))
+    with Hsm(p['pkcs11_module']) as hsm:
+        ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
+        with ctx.user_session() as session:
+            names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+            if todo:
+                raise ByokError('the key is not prepared for KEK %s: %s. Run keyceremony.byok.key_acl with the admin '
+                                'cards first' % (kek['kek_kid'], '; '.join(todo)))
+            want = {'tenant_id': tenant_id, 'spki_sha256': original['spki_sha256'], 'kek_kid': kek['kek_kid'],
+                    'key_friendly_name': name}
+            result = {'path': path, 'kek_kid': kek['kek_kid'], 'spki_sha256': original['spki_sha256'],
+                      'tenant_id': tenant_id}
+            if os.path.exists(path):
+                _existing(path, want)
+                return dict(result, changed=False, sha256=file_sha256(path))
+            if module.check_mode:
+                return dict(result, changed=True, sha256=None)
+            package = _byok.build_package(session, state['copy_handle'], state['package_key'], state['kek'],
+                                          state['key_handle'], kek, tenant_id, name, original['spki_sha256'], GENERATOR)
+    ensure_private_dir(p['dest'])
+    write_private_file(path, _byok.serialize(package), exclusive=True)
+    return dict(result, changed=True, sha256=file_sha256(path))
+
+
+def main():
+    module = new_module(spec(WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS, TOOLSET_ARGS,
+                             ident={'type': 'str', 'required': True},
+                             tenant_id={'type': 'str', 'required': True},
+                             key_friendly_name={'type': 'str', 'required': True},
+                             dest={'type': 'path', 'required': True}))
+    module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
+    run(module, work, journal_fields=('path', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The rehearsal tenant's data folder: the cloud's half of the ceremony, for real.
+
+    DIR/                      0700
+      tenant.json             tenant id, token, root and attestation key fingerprints, KEKs, world hash
+      credentials.json        the tenant token's SO and user PINs (0600; the service's own secrets)
+      softhsm2.conf, tokens/  the tenant's own SoftHSM2 token
+      toolset/<region>/       BYOK-KEK-pkg-<region>-1 and BYOK-SecurityWorld-pkg-<region>-1, signed once
+
+Every key is generated inside the tenant's token and never leaves it: the vendor root and the
+attestation key sign, the per-region KEKs only unwrap. It is built in ``DIR.partial`` and takes
+its name only when whole, so an interrupted ``init`` leaves no half tenant behind.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import os
+import secrets
+import shutil
+import uuid
+from contextlib import contextmanager
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _kek
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import spki_der_from_pem
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
+    canonical_json, ensure_private_dir, file_sha256, read_json, sha256_hex, write_private_file, write_private_json)
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, Hsm, pss_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import generate_rsa_pair
+
+TENANT_FORMAT = 'keyceremony.byok/rehearsal-tenant/1'
+ROOT_LABEL = 'vendor-root'
+ATTESTATION_LABEL = 'kek-attestation'
+SIGNING_PRIVATE = [('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', False), ('CKA_UNWRAP', False),
+                   ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
+SIGNING_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', False), ('CKA_WRAP', False)]
+KEK_PRIVATE = [('CKA_EXTRACTABLE', False), ('CKA_SIGN', False), ('CKA_DECRYPT', False), ('CKA_UNWRAP', True),
+               ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
+KEK_PUBLIC = [('CKA_VERIFY', False), ('CKA_ENCRYPT', False), ('CKA_WRAP', False)]
+KEK_SIZE = 3072
+SIGNING_SIZE = 3072
+KEK_ATTRIBUTES = ('extractable', 'never_extractable', 'sensitive', 'always_sensitive', 'local', 'unwrap',
+                  'decrypt', 'sign')
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def kek_label(region):
+    return 'kek-%s-1' % region
+
+
+def toolset_names(region):
+    return 'BYOK-KEK-pkg-%s-1' % region, 'BYOK-SecurityWorld-pkg-%s-1' % region
+
+
+def imported_key_label(spki_sha256):
+    return 'byok-%s' % spki_sha256[:32]
+
+
+class Tenant(object):
+    def __init__(self, data_dir, pkcs11_module=None):
+        self.dir = os.path.abspath(data_dir)
+        self.pkcs11_module = pkcs11_module
+        self.conf = os.path.join(self.dir, 'softhsm2.conf')
+        if not os.path.isfile(os.path.join(self.dir, 'tenant.json')):
+            raise ByokError('%s is not a rehearsal tenant (no tenant.json); create one with byok-tenant init' % self.dir)
+        self.record = read_json(os.path.join(self.dir, 'tenant.json'), 'tenant record')
+        if self.record.get('format') != TENANT_FORMAT:
+            raise ByokError('%s/tenant.json is not a rehearsal tenant record' % self.dir)
+
+    @property
+    def tenant_id(self):
+        return self.record['tenant_id']
+
+    def credentials(self):
+        return read_json(os.path.join(self.dir, 'credentials.json'), 'tenant credentials')
+
+    @contextmanager
+    def session(self, rw=False):
+        with tenant_hsm(self.conf, self.pkcs11_module) as hsm:
+            with hsm.session(self.record['token_label'], login=USER, pin=self.credentials()['user_pin'], rw=rw,
+                             who="the tenant's user PIN") as s:
+                yield s
+
+    def info(self):
+        r = self.record
+        return {
+            'tenant_id': r['tenant_id'],
+            'root_hash': r['root_hash'],
+            'root_hash_grouped': _kek.group_hash(r['root_hash']),
+            'world_hash': r['world_hash'],
+            'regions': sorted(r['keks']),
+            'keks': dict((region, {'kid': k['kid'], 'spki_sha256': k['spki_sha256']}) for region, k in r['keks'].items()),
+            'data_dir': self.dir,
+        }
+
+    def toolset(self, region, out):
+        if region not in self.record['keks']:
+            raise ByokError('region %r is unknown; this tenant has %s' % (region, ', '.join(sorted(self.record['keks']))))
+        ensure_private_dir(out)
+        paths = {}
+        for kind, name in zip(('kek_package', 'security_world_package'), toolset_names(region)):
+            src = os.path.join(self.dir, 'toolset', region, name)
+            with open(src, 'rb') as f:
+                data = f.read()
+            dest = os.path.join(out, name)
+            write_private_file(dest, data)
+            paths[kind] = dest
+        return {'region': region, 'root_hash': self.record['root_hash'],
+                'root_hash_grouped': _kek.group_hash(self.record['root_hash']),
+                'kek_package': paths['kek_package'], 'security_world_package': paths['security_world_package'],
+                'kek_package_sha256': file_sha256(paths['kek_package']),
+                'security_world_package_sha256': file_sha256(paths['security_world_package'])}
+
+    def keks(self):
+        return dict((k['kid'], {'spki_sha256': k['spki_sha256'], 'size': k['size'], 'label': k['label']})
+                    for k in self.record['keks'].values())
+
+    def receive(self, data):
+        """Check and import a transfer package; returns what the tenant now holds."""
+        pkg = _byok.parse_package(data)
+        keks = self.keks()
+        kid, ciphertext = _byok.check_binding(pkg, self.tenant_id, keks)
+        binding = pkg['binding']
+        with self.session(rw=True) as s:
+            kek_private = s.find_one(keks[kid]['label'], 'CKO_PRIVATE_KEY')
+            if kek_private is None:
+                raise ByokError('KEK %s is missing from the tenant token' % kid)
+            label = imported_key_label(binding['spki_sha256'])
+            handle, spki, imported = _byok.unwrap_package(
+                s, kek_private, pkg, ciphertext, keks[kid]['size'] // 8, imported_private_template(label),
+                already=lambda spki_hash: s.find_one(imported_key_label(spki_hash), 'CKO_PRIVATE_KEY'))
+        return {'spki_sha256': spki, 'tenant_id': self.tenant_id, 'key_friendly_name': binding['key_friendly_name'],
+                'kek_kid': kid, 'key_label': label, 'imported': imported}
+
+
+def imported_private_template(label):
+    """An imported tenant key: usable by the tenant, never extractable again."""
+    return [('CKA_CLASS', 'CKO_PRIVATE_KEY'), ('CKA_KEY_TYPE', 'CKK_RSA'), ('CKA_TOKEN', True), ('CKA_PRIVATE', True),
+            ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')), ('CKA_SENSITIVE', True),
+            ('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False),
+            ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
+
+
+@contextmanager
+def tenant_hsm(conf, pkcs11_module=None):
+    """The tenant's own token: SOFTHSM2_CONF is set only while the library initialises."""
+    old = os.environ.get('SOFTHSM2_CONF')
+    os.environ['SOFTHSM2_CONF'] = conf
+    try:
+        hsm = Hsm(pkcs11_module)
+    finally:
+        if old is None:
+            del os.environ['SOFTHSM2_CONF']
+        else:
+            os.environ['SOFTHSM2_CONF'] = old
+    with hsm:
+        yield hsm
+
+
+def _write_conf(folder, tokendir):
+    write_private_file(os.path.join(folder, 'softhsm2.conf'),
+                       'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' % tokendir)
+
+
+def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS):
+    """Create a tenant in ``data_dir`` (which must not exist or be empty); returns Tenant.info()."""
+    data_dir = os.path.abspath(data_dir)
+    if os.path.exists(data_dir) and (not os.path.isdir(data_dir) or os.listdir(data_dir)):
+        raise ByokError('%s already exists and is not empty; byok-tenant init never overwrites a tenant: choose a new '
+                        'folder' % data_dir)
+    tenant_id = _byok.check_tenant_id(tenant_id) if tenant_id else str(uuid.uuid4())
+    partial = data_dir + '.partial'
+    if os.path.exists(partial):
+        shutil.rmtree(partial)
+    ensure_private_dir(partial)
+    ensure_private_dir(os.path.join(partial, 'tokens'))
+    _write_conf(partial, os.path.join(partial, 'tokens'))
+    creds = {'so_pin': secrets.token_urlsafe(24), 'user_pin': secrets.token_urlsafe(24)}
+    write_private_json(os.path.join(partial, 'credentials.json'), creds)
+    label = 'tenant-' + tenant_id[:8]
+    created = now()
+    with tenant_hsm(os.path.join(partial, 'softhsm2.conf'), pkcs11_module) as hsm:
+        token = hsm.init_token(hsm.free_slot(), label, creds['so_pin'])
+        with hsm.session(label, login=SO, pin=creds['so_pin'], who="the tenant's SO PIN") as s:
+            s.init_user_pin(creds['user_pin'])
+        with hsm.session(label, login=USER, pin=creds['user_pin'], rw=True, who="the tenant's user PIN") as s:
+            root = generate_rsa_pair(s, ROOT_LABEL, SIGNING_SIZE, 65537, SIGNING_PRIVATE, SIGNING_PUBLIC)
+            att = generate_rsa_pair(s, ATTESTATION_LABEL, SIGNING_SIZE, 65537, SIGNING_PRIVATE, SIGNING_PUBLIC)
+            keks = dict((region, generate_rsa_pair(s, kek_label(region), KEK_SIZE, 65537, KEK_PRIVATE, KEK_PUBLIC))
+                        for region in regions)
+            root_der = spki_der_from_pem(root['public_key_pem'])
+            att_der = spki_der_from_pem(att['public_key_pem'])
+            root_hash = sha256_hex(root_der)
+            world_hash = sha256_hex(canonical_json({'format': 'keyceremony.byok/cloud-world/1', 'tenant_id': tenant_id,
+                                                    'token_serial': token.serial, 'root_hash': root_hash}))
+            sign_root = _signer(s, ROOT_LABEL)
+            sign_att = _signer(s, ATTESTATION_LABEL)
+            attestation = _kek.attestation_certificate(sign_root, att_der, created)
+            record_keks = {}
+            for region, desc in keks.items():
+                kek_der = spki_der_from_pem(desc['public_key_pem'])
+                attrs = dict((name, desc['attributes'][name]) for name in KEK_ATTRIBUTES)
+                kek_pkg = _kek.build_kek_package(region, kek_der, attrs, world_hash, attestation, sign_att, root_der,
+                                                 created)
+                world_pkg = _kek.build_world_package(region, world_hash, 'SoftHSM2 (rehearsal tenant %s)' % tenant_id,
+                                                     attestation, sign_att, root_der, created)
+                folder = os.path.join(partial, 'toolset', region)
+                ensure_private_dir(folder)
+                kek_name, world_name = toolset_names(region)
+                write_private_file(os.path.join(folder, kek_name), _byok.serialize(kek_pkg))
+                write_private_file(os.path.join(folder, world_name), _byok.serialize(world_pkg))
+                record_keks[region] = {'kid': kek_pkg['kek']['kid'], 'label': kek_label(region),
+                                       'spki_sha256': sha256_hex(kek_der), 'size': desc['size']}
+    record = {
+        'format': TENANT_FORMAT,
+        'tenant_id': tenant_id,
+        'token_label': label,
+        'token_serial': token.serial,
+        'root_hash': root_hash,
+        'attestation_key_spki_sha256': sha256_hex(att_der),
+        'world_hash': world_hash,
+        'keks': record_keks,
+        'created': created,
+    }
+    write_private_json(os.path.join(partial, 'tenant.json'), record)
+    if os.path.isdir(data_dir):
+        os.rmdir(data_dir)
+    os.rename(partial, data_dir)
+    _write_conf(data_dir, os.path.join(data_dir, 'tokens'))
+    return Tenant(data_dir, pkcs11_module).info()
+
+
+def _signer(session, label):
+    handle = session.find_one(label, 'CKO_PRIVATE_KEY')
+    return lambda data: session.sign('signing with %s' % label, handle, data, pss_sha256())
