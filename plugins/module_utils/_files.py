@@ -30,8 +30,14 @@ def ensure_private_dir(path):
     if os.path.lexists(path) and not os.path.isdir(path):
         raise ByokError("%s exists and is not a folder; give a folder path" % path)
     if not os.path.isdir(path):
+        # every folder made here is 0700, parents included (makedirs gives its mode to the leaf only)
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            ensure_private_dir(parent)
         try:
-            os.makedirs(path, DIR_MODE)
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            pass
         except OSError as e:
             raise ByokError("cannot create folder %s: %s" % (path, e.strerror))
     if stat.S_IMODE(os.stat(path).st_mode) != DIR_MODE:

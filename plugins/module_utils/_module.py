@@ -64,17 +64,17 @@ def new_module(argument_spec, **kwargs):
     return module
 
 
-def run(module, work, journal_fields=None):
+def run(module, work, journal_as=None, journal_fields=()):
     """Call ``work(module)`` -> result dict; the collection's errors become one clear failure.
 
-    With ``journal_fields`` the module keeps the ceremony journal in ``world_dir``: a change or
-    a failure appends a record with the options asked (secrets left out) and those result
-    fields. Check mode never writes to the journal.
+    With ``journal_as`` (the module's name) the module keeps the ceremony journal in
+    ``world_dir``: a change or a failure appends a record with the options asked (secrets left
+    out) and ``journal_fields`` of the result. Check mode never writes to the journal.
     """
     journal = None
-    if journal_fields is not None and not module.check_mode and module.params.get('world_dir'):
+    name = journal_as
+    if journal_as and not module.check_mode and module.params.get('world_dir'):
         journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
-    name = module._name.split('.')[-1]
     try:
         result = work(module)
     except ByokError as e:

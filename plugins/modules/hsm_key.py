@@ -240,7 +240,7 @@ def main():
         state={'type': 'str', 'default': 'present', 'choices': ['present']},
     ))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record'))
+    run(module, work, journal_as='hsm_key', journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record'))
 
 
 if __name__ == '__main__':

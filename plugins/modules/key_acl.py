@@ -178,7 +178,7 @@ def main():
                              ident={'type': 'str', 'required': True},
                              admin_cards=dict(ADMIN_CARDS_ARG['admin_cards'], required=True)))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_fields=('key_name', 'copy_name', 'kek_kid', 'kek_spki_sha256', 'spki_sha256', 'actions'))
+    run(module, work, journal_as='key_acl', journal_fields=('key_name', 'copy_name', 'kek_kid', 'kek_spki_sha256', 'spki_sha256', 'actions'))
 
 
 if __name__ == '__main__':

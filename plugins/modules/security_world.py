@@ -202,7 +202,7 @@ def main():
         state={'type': 'str', 'default': 'present', 'choices': ['present']},
     ))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_fields=('world_id', 'token_label', 'token_serial', 'acs_quorum', 'cards', 'actions'))
+    run(module, work, journal_as='security_world', journal_fields=('world_id', 'token_label', 'token_serial', 'acs_quorum', 'cards', 'actions'))
 
 
 if __name__ == '__main__':

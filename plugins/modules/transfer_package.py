@@ -184,7 +184,7 @@ def main():
                              key_friendly_name={'type': 'str', 'required': True},
                              dest={'type': 'path', 'required': True}))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_fields=('path', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
+    run(module, work, journal_as='transfer_package', journal_fields=('path', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
 
 
 if __name__ == '__main__':

@@ -111,3 +111,39 @@ def secrets_of(world_fixture):
 def assert_no_secret(text, secrets):
     for s in secrets:
         assert s not in text, 'a secret leaked into the output'
+
+
+class Chain(object):
+    """A whole offline side and a tenant, built once: world, key, toolset, ACL, package."""
+
+
+def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b',)):
+    """Everything up to a transfer package, on real SoftHSM2 tokens under ``base``."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+    from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
+    from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, key_acl, transfer_package
+    from ansible_collections.keyceremony.byok.tenant import datadir
+    c = Chain()
+    c.base = str(base)
+    c.offline = SoftHsm(os.path.join(c.base, 'offline'))
+    monkeypatch.setenv('SOFTHSM2_CONF', c.offline.conf)
+    c.world_dir = os.path.join(c.base, 'world')
+    c.cards = cards_for(os.path.join(c.base, 'cardset'), 3)
+    with Hsm() as hsm:
+        ensure_world(hsm, WorldSpec(c.world_dir, 'offline-world', '2/3', c.cards, 'argon2id-aes256gcm'))
+    c.key = run_module(hsm_key, {'world_dir': c.world_dir, 'ident': 'contosokey'}).result
+    c.tenants = [datadir.init(os.path.join(c.base, 'tenant%d' % i), tid) for i, tid in enumerate(tenant_ids)]
+    c.tenant = c.tenants[0]
+    c.toolset = datadir.Tenant(c.tenant['data_dir']).toolset('NA', os.path.join(c.base, 'toolset'))
+    c.toolset_args = {'kek_package': c.toolset['kek_package'], 'security_world_package': c.toolset['security_world_package'],
+                      'root_hash': c.tenant['root_hash_grouped']}
+    c.acl_args = dict(c.toolset_args, world_dir=c.world_dir, ident='contosokey', admin_cards=c.cards[:2])
+    c.acl = run_module(key_acl, c.acl_args).result
+    assert not c.acl.get('failed'), c.acl.get('msg')
+    c.package_args = dict(c.toolset_args, world_dir=c.world_dir, ident='contosokey', tenant_id=c.tenant['tenant_id'],
+                          key_friendly_name='ContosoBYOK', dest=os.path.join(c.base, 'media'))
+    c.package = run_module(transfer_package, c.package_args).result
+    assert not c.package.get('failed'), c.package.get('msg')
+    with open(c.package['path'], 'rb') as f:
+        c.package_bytes = f.read()
+    return c

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ceremony journal's hash chain: any edit, reorder or removal is detected."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal, public_options
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal(str(tmp_path / 'journal.jsonl'))
+    j.append('security_world', 'changed', {'token_label': 'w'}, result={'world_id': 'abc'})
+    j.append('hsm_key', 'changed', {'ident': 'k'}, result={'spki_sha256': '00' * 32})
+    j.append('key_acl', 'failed', {'ident': 'k'}, error='1 administrator card(s) given')
+    return j
+
+
+def test_a_fresh_journal_is_intact(journal):
+    records, intact, problem = journal.read()
+    assert intact and problem is None and [r['seq'] for r in records] == [1, 2, 3]
+    assert records[2]['error'].startswith('1 administrator') and records[1]['prev'] == records[0]['hash']
+    assert os.stat(journal.path).st_mode & 0o777 == 0o600
+
+
+def test_editing_any_byte_is_detected(journal):
+    data = open(journal.path, 'rb').read()
+    for i in range(len(data)):
+        if data[i:i + 1] == b'\n':
+            continue
+        edited = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+        with open(journal.path, 'wb') as f:
+            f.write(edited)
+        assert journal.read()[1] is False, 'an edit at byte %d went unnoticed' % i
+    with open(journal.path, 'wb') as f:
+        f.write(data)
+    assert journal.read()[1] is True
+
+
+@pytest.mark.parametrize('mutate', [
+    lambda lines: [lines[1], lines[0], lines[2]],
+    lambda lines: [lines[0], lines[2]],
+    lambda lines: lines[:2],
+    lambda lines: lines[1:],
+    lambda lines: lines + [lines[2]],
+])
+def test_reordering_and_removing_is_detected(journal, mutate):
+    lines = open(journal.path, 'rb').read().splitlines(True)
+    with open(journal.path, 'wb') as f:
+        f.write(b''.join(mutate(lines)))
+    assert journal.read()[1] is False
+
+
+def test_missing_journal_with_a_head_is_detected(journal):
+    os.unlink(journal.path)
+    assert journal.read()[1] is False
+
+
+def test_no_journal_in_a_missing_folder(tmp_path):
+    assert Journal(str(tmp_path / 'nowhere' / 'j.jsonl')).append('m', 'failed', {}) is None
+
+
+def test_secret_options_are_left_out():
+    spec = {'token_label': {'type': 'str'}, 'admin_cards': {'type': 'list', 'options': {
+        'path': {'type': 'path'}, 'pin': {'type': 'str', 'no_log': True}}}, 'password': {'type': 'str', 'no_log': True}}
+    params = {'token_label': 'w', 'admin_cards': [{'path': '/c1', 'pin': 'secret-1'}], 'password': 'secret-2'}
+    assert public_options(spec, params) == {'token_label': 'w', 'admin_cards': [{'path': '/c1'}]}

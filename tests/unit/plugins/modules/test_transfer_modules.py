@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""kek_package_verify, key_acl and transfer_package: four-way runs and refusals on real SoftHSM2."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
+from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, kek_package_verify, key_acl, transfer_package
+from ansible_collections.keyceremony.byok.tenant import datadir
+from ansible_collections.keyceremony.byok.tests.unit.helpers import (
+    WorldFixture, assert_no_secret, build_chain, four_way, run_module, secrets_of)
+
+TENANT = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
+
+
+@pytest.fixture(scope='module')
+def tenant(tmp_path_factory):
+    base = tmp_path_factory.mktemp('tenant')
+    info = datadir.init(str(base / 'data'), TENANT)
+    ts = datadir.Tenant(info['data_dir']).toolset('NA', str(base / 'toolset'))
+    return info, {'kek_package': ts['kek_package'], 'security_world_package': ts['security_world_package'],
+                  'root_hash': info['root_hash_grouped']}
+
+
+@pytest.fixture
+def keyed_world(world, tenant):
+    run_module(hsm_key, {'world_dir': world.dir, 'ident': 'contosokey'})
+    return world
+
+
+def _token_objects(world):
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session() as s:
+            return sorted(s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find(attribute_template([])))
+
+
+# ---------------------------------------------------------------- kek_package_verify
+
+def test_verify_four_way(tenant):
+    info, toolset = tenant
+    for r in four_way(kek_package_verify, toolset):
+        assert r['changed'] is False and r['result'] == 'SUCCESS'
+        assert r['kek_kid'] == info['keks']['NA']['kid'] and r['region'] == 'NA'
+        assert r['root_hash_grouped'] == info['root_hash_grouped']
+
+
+def test_verify_wrong_root_hash(tenant):
+    r = run_module(kek_package_verify, dict(tenant[1], root_hash='ab' * 32))
+    assert r.failed and 'KEK package check "root" failed' in r['msg']
+
+
+def test_verify_names_missing_files(tenant, tmp_path):
+    r = run_module(kek_package_verify, dict(tenant[1], security_world_package=str(tmp_path / 'nope')))
+    assert r.failed and 'cannot read the security-world package' in r['msg']
+
+
+# ---------------------------------------------------------------- key_acl
+
+def _acl_args(world, toolset, cards=None):
+    return dict(toolset, world_dir=world.dir, ident='contosokey', admin_cards=cards or world.cards[:2])
+
+
+def test_key_acl_four_way(keyed_world, tenant):
+    args = _acl_args(keyed_world, tenant[1])
+    check, real, check_again, again = four_way(key_acl, args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert len(check['actions']) == 3 and again['actions'] == []
+    assert real['copy_name'] == 'key_simple_xferacl_contosokey'
+    labels = _token_objects(keyed_world)
+    assert 'kek_' + real['kek_kid'] in labels and 'key_simple_xferwrap_contosokey' in labels
+    record = json.load(open(os.path.join(keyed_world.dir, 'key_simple_xferacl_contosokey')))
+    assert record['copy_of'] == 'key_simple_contosokey' and record['trusted_keks'] == [real['kek_kid']]
+    assert record['spki_sha256'] == real['spki_sha256']
+    for r in (check, real, check_again, again):
+        assert_no_secret(r.raw, secrets_of(keyed_world))
+
+
+def test_key_acl_check_mode_leaves_the_token_alone(keyed_world, tenant):
+    before = _token_objects(keyed_world)
+    r = run_module(key_acl, _acl_args(keyed_world, tenant[1]), check_mode=True)
+    assert r['changed'] and _token_objects(keyed_world) == before
+
+
+def test_key_acl_any_two_cards(keyed_world, tenant):
+    r = run_module(key_acl, _acl_args(keyed_world, tenant[1], [keyed_world.cards[2], keyed_world.cards[0]]))
+    assert not r.failed and r['changed']
+
+
+@pytest.mark.parametrize('cards,msg', [
+    (lambda w: w.cards[:1], '1 administrator card(s) given; world'),
+    (lambda w: [w.cards[0], dict(w.cards[1], pin='wrong-pin-00')], 'wrong card PIN'),
+    (lambda w: [w.cards[0], w.cards[0]], 'given twice'),
+    (lambda w: [w.cards[0], dict(w.cards[1], pin=None)], 'no PIN given'),
+])
+def test_key_acl_card_refusals_leave_the_token_alone(keyed_world, tenant, cards, msg):
+    before = _token_objects(keyed_world)
+    r = run_module(key_acl, _acl_args(keyed_world, tenant[1], cards(keyed_world)))
+    assert r.failed and msg in r['msg']
+    assert 'wrong-pin-00' not in r.raw
+    assert _token_objects(keyed_world) == before
+
+
+def test_key_acl_refuses_a_bad_kek_package_and_an_unknown_key(keyed_world, tenant, tmp_path):
+    before = _token_objects(keyed_world)
+    r = run_module(key_acl, dict(_acl_args(keyed_world, tenant[1]), root_hash='cd' * 32))
+    assert r.failed and 'check "root" failed' in r['msg']
+    r = run_module(key_acl, dict(_acl_args(keyed_world, tenant[1]), ident='unknown'))
+    assert r.failed and 'has no key key_simple_unknown' in r['msg'] and 'hsm_key first' in r['msg']
+    assert _token_objects(keyed_world) == before
+
+
+def test_key_acl_journal_records_changes_and_failures(keyed_world, tenant):
+    run_module(key_acl, _acl_args(keyed_world, tenant[1], keyed_world.cards[:1]))
+    run_module(key_acl, _acl_args(keyed_world, tenant[1]))
+    run_module(key_acl, _acl_args(keyed_world, tenant[1]))
+    lines = [json.loads(x) for x in open(os.path.join(keyed_world.dir, 'journal.jsonl'))]
+    assert [(r['module'], r['outcome']) for r in lines] == [('hsm_key', 'changed'), ('key_acl', 'failed'),
+                                                            ('key_acl', 'changed')]
+    assert lines[1]['error'].startswith('1 administrator card(s) given')
+    assert lines[2]['asked']['admin_cards'] == [{'path': c['path']} for c in keyed_world.cards[:2]]
+    text = open(os.path.join(keyed_world.dir, 'journal.jsonl')).read()
+    assert_no_secret(text, secrets_of(keyed_world))
+
+
+# ---------------------------------------------------------------- transfer_package
+
+@pytest.fixture(scope='module')
+def chain(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        yield build_chain(tmp_path_factory.mktemp('chain'), mp), mp
+
+
+def test_transfer_package_four_way(chain, tmp_path):
+    c = chain[0]
+    args = dict(c.package_args, dest=str(tmp_path / 'media'), key_friendly_name='Fresh')
+    check, real, check_again, again = four_way(transfer_package, args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['sha256'] is None and real['sha256'] == again['sha256']
+    assert real['path'].endswith('KeyTransferPackage-Fresh.byok') and real['tenant_id'] == TENANT
+    assert real['spki_sha256'] == c.key['spki_sha256']
+    assert os.listdir(str(tmp_path / 'media')) == ['KeyTransferPackage-Fresh.byok']
+    w = WorldFixture(c.world_dir, 'offline-world', c.cards, World(c.world_dir).descriptor())
+    for r in (check, real, again):
+        assert_no_secret(r.raw, secrets_of(w))
+
+
+def test_existing_package_for_another_tenant_is_never_overwritten(chain):
+    c = chain[0]
+    r = run_module(transfer_package, dict(c.package_args, tenant_id='9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'))
+    assert r.failed and 'exists for another transfer: tenant_id' in r['msg'] and 'never overwritten' in r['msg']
+    assert open(c.package['path'], 'rb').read() == c.package_bytes
+
+
+def test_a_foreign_file_is_never_overwritten(chain, tmp_path):
+    c = chain[0]
+    dest = tmp_path / 'media'
+    dest.mkdir()
+    (dest / 'KeyTransferPackage-ContosoBYOK.byok').write_text('someone else\'s file')
+    r = run_module(transfer_package, dict(c.package_args, dest=str(dest)))
+    assert r.failed and 'not a usable transfer package' in r['msg']
+    assert (dest / 'KeyTransferPackage-ContosoBYOK.byok').read_text() == 'someone else\'s file'
+
+
+@pytest.mark.parametrize('change,msg', [
+    ({'tenant_id': 'contoso'}, 'is not a GUID'),
+    ({'key_friendly_name': '../escape'}, 'key_friendly_name'),
+    ({'root_hash': 'ef' * 32}, 'check "root" failed'),
+    ({'ident': 'other'}, 'has no key key_simple_other'),
+])
+def test_transfer_package_refusals(chain, change, msg, tmp_path):
+    r = run_module(transfer_package, dict(chain[0].package_args, dest=str(tmp_path / 'm'), **change))
+    assert r.failed and msg in r['msg']
+    assert not os.path.exists(str(tmp_path / 'm'))
+
+
+def test_transfer_package_needs_key_acl_first(world, tenant, tmp_path):
+    run_module(hsm_key, {'world_dir': world.dir, 'ident': 'contosokey'})
+    r = run_module(transfer_package, dict(tenant[1], world_dir=world.dir, ident='contosokey', tenant_id=TENANT,
+                                          key_friendly_name='X', dest=str(tmp_path / 'm')))
+    assert r.failed and 'Run keyceremony.byok.key_acl with the admin cards first' in r['msg']
+
+
+def test_a_changed_copy_is_never_packaged(chain, tmp_path):
+    c, mp = chain
+    # Work on a copy of the offline token, so the shared chain stays as it was.
+    base = tmp_path / 'copy'
+    shutil.copytree(c.offline.base, str(base / 'offline'))
+    shutil.copytree(c.world_dir, str(base / 'world'))
+    conf = str(base / 'offline' / 'softhsm2.conf')
+    with open(conf, 'w') as f:
+        f.write('directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' % (base / 'offline' / 'tokens'))
+    mp.setenv('SOFTHSM2_CONF', conf)
+    try:
+        with Hsm() as hsm:
+            with WorldContext(hsm, str(base / 'world')).user_session(rw=True) as s:
+                s.call('re-enabling sign on the copy', s.raw.setAttributeValue,
+                       s.find_one('key_simple_xferacl_contosokey', 'CKO_PRIVATE_KEY'), attribute_template([('CKA_SIGN', True)]))
+        r = run_module(transfer_package, dict(c.package_args, world_dir=str(base / 'world'), dest=str(tmp_path / 'm')))
+    finally:
+        mp.setenv('SOFTHSM2_CONF', c.offline.conf)
+    assert r.failed and 'has sign=True' in r['msg'] and 'do not package it' in r['msg']
