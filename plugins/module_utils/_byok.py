@@ -133,8 +133,8 @@ def parse_package(data):
     if not isinstance(pkg, dict):
         raise TransferPackageError('the file is not a transfer package')
     if pkg.get('schema_version') != SCHEMA_VERSION:
-        raise TransferPackageError('schema_version %r is not supported (expected %s)' % (pkg.get('schema_version'),
-                                                                                          SCHEMA_VERSION))
+        raise TransferPackageError('schema_version %r is not supported (expected %s)'
+                                   % (pkg.get('schema_version'), SCHEMA_VERSION))
     header = pkg.get('header')
     if not isinstance(header, dict) or header.get('alg') != 'dir' or header.get('enc') != ENC \
             or not isinstance(header.get('kid'), str):

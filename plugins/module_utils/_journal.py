@@ -43,8 +43,9 @@ class Journal(object):
     def read(self):
         """(records, intact, problem): every record, and whether the chain holds."""
         if not os.path.exists(self.path):
-            return [], not os.path.exists(self.head_path), (None if not os.path.exists(self.head_path)
-                                                           else 'the journal file is missing')
+            if os.path.exists(self.head_path):
+                return [], False, 'the journal file is missing'
+            return [], True, None
         records = []
         prev = GENESIS
         problem = None

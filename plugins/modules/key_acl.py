@@ -15,16 +15,16 @@ description:
   - The equivalent of C(KeyTransferRemote.exe -ModifyAcls), the one step of the transfer that needs the administrator
     card set.
   - Verifies the KEK package again against O(root_hash) (a world never trusts an unverified KEK), then rebuilds the
-    security officer (SO) PIN from at least K of O(admin_cards) and, in one session, as SO
-    - imports the KEK public key as a trusted, wrap-only token object C(kek_<kid>);
-    - creates the package key C(key_<app>_xferwrap_<ident>), an AES-256 token key that the SO marks trusted, that can
-      wrap but never unwrap, encrypt or decrypt, and that can itself leave the HSM only wrapped under a trusted key
-      (the KEK);
-    - creates an AES-256 session key marked trusted that can wrap and unwrap, used once and gone when the session
-      closes;
-  - then, as user with the world's module credential, wraps the key under that session key and unwraps it as the
-    reduced-permission copy C(key_<app>_xferacl_<ident>) (nCipher's C(xferacl_<ident>)) with no use at all (no sign,
-    decrypt, unwrap, derive), not copyable, not destroyable, sensitive, and exportable only under a trusted key.
+    security officer (SO) PIN from at least K of O(admin_cards).
+  - As SO, in one session, imports the KEK public key as a trusted, wrap-only token object C(kek_<kid>).
+  - As SO, creates the package key C(key_<app>_xferwrap_<ident>), an AES-256 token key marked trusted that can wrap
+    but never unwrap, encrypt or decrypt, and that can itself leave the HSM only wrapped under a trusted key (the KEK).
+  - As SO, creates an AES-256 session key marked trusted that can wrap and unwrap; it is used once and is gone when
+    the session closes.
+  - Then, in the same session as user (the world's module credential), wraps the key under that session key and
+    unwraps it as the reduced-permission copy C(key_<app>_xferacl_<ident>) (nCipher's C(xferacl_<ident>)) with no use
+    at all (no sign, decrypt, unwrap, derive), not copyable, not destroyable, sensitive, and exportable only under a
+    trusted key.
   - Afterwards M(keyceremony.byok.transfer_package) can package the copy without cards, as in the vendor's
     procedure, and only for KEKs trusted here.
   - Idempotent; in check mode the cards and the KEK package are still checked, but nothing is written. Fewer than K

@@ -18,8 +18,8 @@ description:
     the copy with CKM_RSA_AES_KEY_WRAP in two steps (SoftHSM2 2.6.1 lacks the one-call mechanism) - the package key
     wraps the copy as PKCS#8 with CKM_AES_KEY_WRAP_PAD (RFC 5649), the KEK wraps the package key with RSA-OAEP
     (SHA-1, MGF1-SHA-1) - giving the ciphertext C(OAEP(aes) || KWP(pkcs8)).
-  - Writes C(KeyTransferPackage-<key_friendly_name>.byok) in O(dest) (mode C(0600), created exclusively): the Azure
-    Key Vault BYOK JSON fields (C(schema_version) C(1.0.0), C(header) with C(kid), C(alg) C(dir), C(enc)
+  - Writes C(KeyTransferPackage-<key_friendly_name>.byok) in O(dest) (mode C(0600), created exclusively), holding the
+    Azure Key Vault BYOK JSON fields (C(schema_version) C(1.0.0), C(header) with C(kid), C(alg) C(dir), C(enc)
     C(CKM_RSA_AES_KEY_WRAP), C(ciphertext) in base64url, C(generator)) plus a C(binding) (tenant ID, friendly name,
     key fingerprint, KEK id and fingerprint, ciphertext hash) and its C(binding_signature), made inside the HSM with
     the key being transferred. The receiver checks that signature with the key it unwrapped, so a package for one
