@@ -2,17 +2,22 @@
 # Copyright (c) keyceremony.byok contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The rehearsal tenant's data folder: the cloud's half of the ceremony, for real.
+"""The rehearsal tenant service's data folder: the cloud's half of the ceremony, for real.
 
-    DIR/                      0700
-      tenant.json             tenant id, token, root and attestation key fingerprints, KEKs, world hash
-      credentials.json        the tenant token's SO and user PINs (0600; the service's own secrets)
-      softhsm2.conf, tokens/  the tenant's own SoftHSM2 token
-      toolset/<region>/       BYOK-KEK-pkg-<region>-1 and BYOK-SecurityWorld-pkg-<region>-1, signed once
+    DIR/                          0700
+      softhsm2.conf, tokens/      the service's SoftHSM2, one token per tenant
+      tls/ca.pem                  the CA clients pin (public); ca.key, server.pem, server.key (0600)
+      tenant.db                   SQLite (WAL): tenants, administrators, sessions, keys, TPDs
+      tenants/<tenant id>/
+        tenant.json               token, root and attestation key fingerprints, KEKs, world hash
+        credentials.json          the tenant token's SO and user PINs (0600; the service's own secrets)
+        toolset/<region>/         BYOK-KEK-pkg-<region>-1 and BYOK-SecurityWorld-pkg-<region>-1, signed once
 
 Every key is generated inside the tenant's token and never leaves it: the vendor root and the
-attestation key sign, the per-region KEKs only unwrap. It is built in ``DIR.partial`` and takes
-its name only when whole, so an interrupted ``init`` leaves no half tenant behind.
+attestation key sign, the per-region KEKs only unwrap, the Microsoft-managed key signs and
+decrypts. ``init`` builds in ``DIR.partial`` and renames it when whole, so an interrupted
+``init`` leaves no half service behind. HSM work is serialised by one lock: PKCS#11 login
+state is per token and per process.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,30 +27,39 @@ import datetime
 import os
 import secrets
 import shutil
+import socket
+import threading
 import uuid
 from contextlib import contextmanager
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _kek
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import spki_der_from_pem
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, spki_der_from_pem
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, read_json, sha256_hex, write_private_file, write_private_json)
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, Hsm, pss_sha256
-from ansible_collections.keyceremony.byok.plugins.module_utils._keys import generate_rsa_pair
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa_pair
+from ansible_collections.keyceremony.byok.tenant import pki
+from ansible_collections.keyceremony.byok.tenant.store import Store
 
 TENANT_FORMAT = 'keyceremony.byok/rehearsal-tenant/1'
 ROOT_LABEL = 'vendor-root'
 ATTESTATION_LABEL = 'kek-attestation'
+MICROSOFT_LABEL = 'microsoft-managed-1'
 SIGNING_PRIVATE = [('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', False), ('CKA_UNWRAP', False),
                    ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
 SIGNING_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', False), ('CKA_WRAP', False)]
 KEK_PRIVATE = [('CKA_EXTRACTABLE', False), ('CKA_SIGN', False), ('CKA_DECRYPT', False), ('CKA_UNWRAP', True),
                ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
 KEK_PUBLIC = [('CKA_VERIFY', False), ('CKA_ENCRYPT', False), ('CKA_WRAP', False)]
+TENANT_KEY_PRIVATE = [('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False),
+                      ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
+TENANT_KEY_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', True), ('CKA_WRAP', False)]
 KEK_SIZE = 3072
 SIGNING_SIZE = 3072
 KEK_ATTRIBUTES = ('extractable', 'never_extractable', 'sensitive', 'always_sensitive', 'local', 'unwrap',
                   'decrypt', 'sign')
+HSM_LOCK = threading.RLock()
 
 
 def now():
@@ -64,27 +78,72 @@ def imported_key_label(spki_sha256):
     return 'byok-%s' % spki_sha256[:32]
 
 
-class Tenant(object):
+@contextmanager
+def service_hsm(conf, pkcs11_module=None):
+    """The service's SoftHSM2: SOFTHSM2_CONF is set only while the library initialises."""
+    with HSM_LOCK:
+        old = os.environ.get('SOFTHSM2_CONF')
+        os.environ['SOFTHSM2_CONF'] = conf
+        try:
+            hsm = Hsm(pkcs11_module)
+        finally:
+            if old is None:
+                del os.environ['SOFTHSM2_CONF']
+            else:
+                os.environ['SOFTHSM2_CONF'] = old
+        with hsm:
+            yield hsm
+
+
+class Service(object):
+    """A tenant service folder."""
+
     def __init__(self, data_dir, pkcs11_module=None):
         self.dir = os.path.abspath(data_dir)
         self.pkcs11_module = pkcs11_module
         self.conf = os.path.join(self.dir, 'softhsm2.conf')
-        if not os.path.isfile(os.path.join(self.dir, 'tenant.json')):
-            raise ByokError('%s is not a rehearsal tenant (no tenant.json); create one with byok-tenant init' % self.dir)
+        self.ca_path = os.path.join(self.dir, 'tls', pki.CA_NAME)
+        if not os.path.isfile(os.path.join(self.dir, 'tenant.db')):
+            raise ByokError('%s is not a rehearsal tenant service (no tenant.db); create one with byok-tenant init'
+                            % self.dir)
+        self.store = Store(os.path.join(self.dir, 'tenant.db'))
+
+    def tenant_ids(self):
+        return [r['tenant_id'] for r in self.store.read('SELECT tenant_id FROM tenants ORDER BY created')]
+
+    def tenant(self, tenant_id=None):
+        ids = self.tenant_ids()
+        if tenant_id is None:
+            if len(ids) != 1:
+                raise ByokError('the service in %s has %d tenants (%s); say which with --tenant-id'
+                                % (self.dir, len(ids), ', '.join(ids)))
+            tenant_id = ids[0]
+        if tenant_id not in ids:
+            raise ByokError('tenant %s is not served from %s' % (tenant_id, self.dir))
+        return Tenant(self, tenant_id)
+
+
+class Tenant(object):
+    """One tenant of a service: its token, toolset and keys."""
+
+    def __init__(self, service, tenant_id=None):
+        if not isinstance(service, Service):
+            # Tenant(data_dir[, tenant_id]): the service's only (or named) tenant
+            tenant = Service(service).tenant(tenant_id)
+            service, tenant_id = tenant.service, tenant.tenant_id
+        self.service = service
+        self.tenant_id = tenant_id
+        self.dir = os.path.join(service.dir, 'tenants', tenant_id)
         self.record = read_json(os.path.join(self.dir, 'tenant.json'), 'tenant record')
         if self.record.get('format') != TENANT_FORMAT:
             raise ByokError('%s/tenant.json is not a rehearsal tenant record' % self.dir)
-
-    @property
-    def tenant_id(self):
-        return self.record['tenant_id']
 
     def credentials(self):
         return read_json(os.path.join(self.dir, 'credentials.json'), 'tenant credentials')
 
     @contextmanager
     def session(self, rw=False):
-        with tenant_hsm(self.conf, self.pkcs11_module) as hsm:
+        with service_hsm(self.service.conf, self.service.pkcs11_module) as hsm:
             with hsm.session(self.record['token_label'], login=USER, pin=self.credentials()['user_pin'], rw=rw,
                              who="the tenant's user PIN") as s:
                 yield s
@@ -92,24 +151,31 @@ class Tenant(object):
     def info(self):
         r = self.record
         return {
-            'tenant_id': r['tenant_id'],
+            'tenant_id': self.tenant_id,
             'root_hash': r['root_hash'],
             'root_hash_grouped': _kek.group_hash(r['root_hash']),
             'world_hash': r['world_hash'],
             'regions': sorted(r['keks']),
             'keks': dict((region, {'kid': k['kid'], 'spki_sha256': k['spki_sha256']}) for region, k in r['keks'].items()),
-            'data_dir': self.dir,
+            'data_dir': self.service.dir,
+            'ca_path': self.service.ca_path,
         }
 
-    def toolset(self, region, out):
+    def toolset_files(self, region):
+        """{'kek_package': bytes, 'security_world_package': bytes} of a region, the same bytes every time."""
         if region not in self.record['keks']:
             raise ByokError('region %r is unknown; this tenant has %s' % (region, ', '.join(sorted(self.record['keks']))))
+        out = {}
+        for kind, name in zip(('kek_package', 'security_world_package'), toolset_names(region)):
+            with open(os.path.join(self.dir, 'toolset', region, name), 'rb') as f:
+                out[kind] = f.read()
+        return out
+
+    def toolset(self, region, out):
+        files = self.toolset_files(region)
         ensure_private_dir(out)
         paths = {}
-        for kind, name in zip(('kek_package', 'security_world_package'), toolset_names(region)):
-            src = os.path.join(self.dir, 'toolset', region, name)
-            with open(src, 'rb') as f:
-                data = f.read()
+        for (kind, data), name in zip(sorted(files.items()), toolset_names(region)):
             dest = os.path.join(out, name)
             write_private_file(dest, data)
             paths[kind] = dest
@@ -123,8 +189,12 @@ class Tenant(object):
         return dict((k['kid'], {'spki_sha256': k['spki_sha256'], 'size': k['size'], 'label': k['label']})
                     for k in self.record['keks'].values())
 
-    def receive(self, data):
-        """Check and import a transfer package; returns what the tenant now holds."""
+    def receive(self, data, active=True):
+        """Check a transfer package, import its key, record it; returns what the tenant now holds.
+
+        The HSM import comes first and is idempotent (a key already on the token is not imported
+        again), so a crash before the database commit is healed by sending the package again.
+        """
         pkg = _byok.parse_package(data)
         keks = self.keks()
         kid, ciphertext = _byok.check_binding(pkg, self.tenant_id, keks)
@@ -137,8 +207,21 @@ class Tenant(object):
             handle, spki, imported = _byok.unwrap_package(
                 s, kek_private, pkg, ciphertext, keks[kid]['size'] // 8, imported_private_template(label),
                 already=lambda spki_hash: s.find_one(imported_key_label(spki_hash), 'CKO_PRIVATE_KEY'))
+        row, created = self.service.store.add_key(self.tenant_id, {
+            'key_type': 'Customer-managed (BYOK)', 'spki_sha256': spki, 'friendly_name': binding['key_friendly_name'],
+            'hsm_label': label, 'source': 'byok'}, active)
         return {'spki_sha256': spki, 'tenant_id': self.tenant_id, 'key_friendly_name': binding['key_friendly_name'],
-                'kek_kid': kid, 'key_label': label, 'imported': imported}
+                'kek_kid': kid, 'key_label': label, 'imported': imported or created, 'key': row}
+
+    def sign_with(self, hsm_label, data):
+        """RSA-PSS/SHA-256 signature by a key of the tenant, and its public key (PEM)."""
+        with self.session() as s:
+            handle = s.find_one(hsm_label, 'CKO_PRIVATE_KEY')
+            if handle is None:
+                raise ByokError('the tenant token has no key %s' % hsm_label)
+            signature = s.sign('signing the possession challenge', handle, data, pss_sha256())
+            desc = describe_key(s, hsm_label)
+        return signature, desc['public_key_pem'], desc['spki_sha256']
 
 
 def imported_private_template(label):
@@ -149,29 +232,16 @@ def imported_private_template(label):
             ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
 
 
-@contextmanager
-def tenant_hsm(conf, pkcs11_module=None):
-    """The tenant's own token: SOFTHSM2_CONF is set only while the library initialises."""
-    old = os.environ.get('SOFTHSM2_CONF')
-    os.environ['SOFTHSM2_CONF'] = conf
-    try:
-        hsm = Hsm(pkcs11_module)
-    finally:
-        if old is None:
-            del os.environ['SOFTHSM2_CONF']
-        else:
-            os.environ['SOFTHSM2_CONF'] = old
-    with hsm:
-        yield hsm
-
-
-def _write_conf(folder, tokendir):
+def _write_conf(folder):
     write_private_file(os.path.join(folder, 'softhsm2.conf'),
-                       'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' % tokendir)
+                       'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n'
+                       % os.path.join(folder, 'tokens'))
 
 
-def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS):
-    """Create a tenant in ``data_dir`` (which must not exist or be empty); returns Tenant.info()."""
+def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS, admin_user=None, admin_password=None,
+         server_names=()):
+    """Create a service with its first tenant in ``data_dir`` (absent or empty); returns the tenant's info,
+    with the administrator's password shown this once."""
     data_dir = os.path.abspath(data_dir)
     if os.path.exists(data_dir) and (not os.path.isdir(data_dir) or os.listdir(data_dir)):
         raise ByokError('%s already exists and is not empty; byok-tenant init never overwrites a tenant: choose a new '
@@ -180,14 +250,39 @@ def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS):
     partial = data_dir + '.partial'
     if os.path.exists(partial):
         shutil.rmtree(partial)
-    ensure_private_dir(partial)
     ensure_private_dir(os.path.join(partial, 'tokens'))
-    _write_conf(partial, os.path.join(partial, 'tokens'))
+    _write_conf(partial)
+    names = list(server_names) or []
+    for default in ('localhost', '127.0.0.1', socket.gethostname()):
+        if default not in names:
+            names.append(default)
+    pki.make_pki(os.path.join(partial, 'tls'), names)
+    Store(os.path.join(partial, 'tenant.db'))
+    info = add_tenant(Service(partial, pkcs11_module), tenant_id, regions, admin_user, admin_password)
+    if os.path.isdir(data_dir):
+        os.rmdir(data_dir)
+    os.rename(partial, data_dir)
+    _write_conf(data_dir)
+    info.update(data_dir=data_dir, ca_path=os.path.join(data_dir, 'tls', pki.CA_NAME))
+    return info
+
+
+def add_tenant(service, tenant_id=None, regions=_kek.REGIONS, admin_user=None, admin_password=None):
+    """A new tenant in a service: its token, keys, toolset, first (Microsoft-managed) key and administrator."""
+    tenant_id = _byok.check_tenant_id(tenant_id) if tenant_id else str(uuid.uuid4())
+    if tenant_id in service.tenant_ids():
+        raise ByokError('tenant %s already exists in %s' % (tenant_id, service.dir))
+    admin_user = admin_user or 'admin@%s' % tenant_id[:8]
+    if service.store.admin(admin_user):
+        raise ByokError('administrator %s already exists; choose another --admin-user' % admin_user)
+    admin_password = admin_password or secrets.token_urlsafe(18)
+    folder = os.path.join(service.dir, 'tenants', tenant_id)
+    ensure_private_dir(folder)
     creds = {'so_pin': secrets.token_urlsafe(24), 'user_pin': secrets.token_urlsafe(24)}
-    write_private_json(os.path.join(partial, 'credentials.json'), creds)
+    write_private_json(os.path.join(folder, 'credentials.json'), creds)
     label = 'tenant-' + tenant_id[:8]
     created = now()
-    with tenant_hsm(os.path.join(partial, 'softhsm2.conf'), pkcs11_module) as hsm:
+    with service_hsm(service.conf, service.pkcs11_module) as hsm:
         token = hsm.init_token(hsm.free_slot(), label, creds['so_pin'])
         with hsm.session(label, login=SO, pin=creds['so_pin'], who="the tenant's SO PIN") as s:
             s.init_user_pin(creds['user_pin'])
@@ -196,14 +291,14 @@ def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS):
             att = generate_rsa_pair(s, ATTESTATION_LABEL, SIGNING_SIZE, 65537, SIGNING_PRIVATE, SIGNING_PUBLIC)
             keks = dict((region, generate_rsa_pair(s, kek_label(region), KEK_SIZE, 65537, KEK_PRIVATE, KEK_PUBLIC))
                         for region in regions)
+            microsoft = generate_rsa_pair(s, MICROSOFT_LABEL, 2048, 65537, TENANT_KEY_PRIVATE, TENANT_KEY_PUBLIC)
             root_der = spki_der_from_pem(root['public_key_pem'])
             att_der = spki_der_from_pem(att['public_key_pem'])
             root_hash = sha256_hex(root_der)
             world_hash = sha256_hex(canonical_json({'format': 'keyceremony.byok/cloud-world/1', 'tenant_id': tenant_id,
                                                     'token_serial': token.serial, 'root_hash': root_hash}))
-            sign_root = _signer(s, ROOT_LABEL)
             sign_att = _signer(s, ATTESTATION_LABEL)
-            attestation = _kek.attestation_certificate(sign_root, att_der, created)
+            attestation = _kek.attestation_certificate(_signer(s, ROOT_LABEL), att_der, created)
             record_keks = {}
             for region, desc in keks.items():
                 kek_der = spki_der_from_pem(desc['public_key_pem'])
@@ -212,30 +307,24 @@ def init(data_dir, tenant_id=None, pkcs11_module=None, regions=_kek.REGIONS):
                                                  created)
                 world_pkg = _kek.build_world_package(region, world_hash, 'SoftHSM2 (rehearsal tenant %s)' % tenant_id,
                                                      attestation, sign_att, root_der, created)
-                folder = os.path.join(partial, 'toolset', region)
-                ensure_private_dir(folder)
+                region_dir = os.path.join(folder, 'toolset', region)
+                ensure_private_dir(region_dir)
                 kek_name, world_name = toolset_names(region)
-                write_private_file(os.path.join(folder, kek_name), _byok.serialize(kek_pkg))
-                write_private_file(os.path.join(folder, world_name), _byok.serialize(world_pkg))
+                write_private_file(os.path.join(region_dir, kek_name), _byok.serialize(kek_pkg))
+                write_private_file(os.path.join(region_dir, world_name), _byok.serialize(world_pkg))
                 record_keks[region] = {'kid': kek_pkg['kek']['kid'], 'label': kek_label(region),
                                        'spki_sha256': sha256_hex(kek_der), 'size': desc['size']}
-    record = {
-        'format': TENANT_FORMAT,
-        'tenant_id': tenant_id,
-        'token_label': label,
-        'token_serial': token.serial,
-        'root_hash': root_hash,
-        'attestation_key_spki_sha256': sha256_hex(att_der),
-        'world_hash': world_hash,
-        'keks': record_keks,
-        'created': created,
-    }
-    write_private_json(os.path.join(partial, 'tenant.json'), record)
-    if os.path.isdir(data_dir):
-        os.rmdir(data_dir)
-    os.rename(partial, data_dir)
-    _write_conf(data_dir, os.path.join(data_dir, 'tokens'))
-    return Tenant(data_dir, pkcs11_module).info()
+    write_private_json(os.path.join(folder, 'tenant.json'), {
+        'format': TENANT_FORMAT, 'tenant_id': tenant_id, 'token_label': label, 'token_serial': token.serial,
+        'root_hash': root_hash, 'attestation_key_spki_sha256': sha256_hex(att_der), 'world_hash': world_hash,
+        'keks': record_keks, 'created': created})
+    # the database row comes last: a tenant is served only once its folder and token are whole
+    service.store.add_tenant(tenant_id, admin_user, hash_password(admin_password, secrets.token_bytes(16)), {
+        'key_type': 'Microsoft-managed', 'spki_sha256': microsoft['spki_sha256'], 'friendly_name': None,
+        'hsm_label': MICROSOFT_LABEL, 'source': 'microsoft'})
+    info = Tenant(service, tenant_id).info()
+    info.update(admin_user=admin_user, admin_password=admin_password)
+    return info
 
 
 def _signer(session, label):

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import hmac
 import traceback
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
@@ -45,6 +46,28 @@ def derive_key(kdf, params, salt, secret):
     if kdf == 'scrypt':
         return Scrypt(salt=salt, length=32, n=params['n'], r=params['r'], p=params['p']).derive(secret.encode('utf-8'))
     raise ByokError('unknown key derivation %r' % (kdf,))
+
+
+# Administrator passwords: Argon2id with RFC 9106's second recommended setting scaled to a
+# login (19 MiB, 2 passes), as OWASP advises for interactive logins.
+PASSWORD_KDF = {'memory_cost': 19456, 'iterations': 2, 'lanes': 1}
+
+
+def hash_password(password, salt):
+    """'argon2id$m$t$p$salt$hash' (hex) for storage; the password itself is never stored."""
+    key = derive_key('argon2id', PASSWORD_KDF, salt, password)
+    return 'argon2id$%d$%d$%d$%s$%s' % (PASSWORD_KDF['memory_cost'], PASSWORD_KDF['iterations'], PASSWORD_KDF['lanes'],
+                                        salt.hex(), key.hex())
+
+
+def verify_password(password, stored):
+    try:
+        name, m, t, p, salt, digest = stored.split('$')
+        params = {'memory_cost': int(m), 'iterations': int(t), 'lanes': int(p)}
+        key = derive_key(name, params, bytes.fromhex(salt), password)
+    except (ValueError, ByokError):
+        return False
+    return hmac.compare_digest(key.hex(), digest)
 
 
 def aead(name, key):

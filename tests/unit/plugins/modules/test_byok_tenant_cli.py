@@ -60,9 +60,11 @@ def test_the_whole_chain_through_the_command(tmp_path, monkeypatch):
     truncated.write_bytes(open(c.package['path'], 'rb').read()[:500])
     code, out, err = cli('receive', '--data-dir', c.tenant['data_dir'], '--package', str(truncated))
     assert code == 1 and out == '' and err.count('\n') == 1 and 'not a complete transfer package' in err
-    creds = json.load(open(os.path.join(c.tenant['data_dir'], 'credentials.json')))
+    creds = json.load(open(os.path.join(c.tenant['data_dir'], 'tenants', c.tenant['tenant_id'], 'credentials.json')))
     for text in (out, err):
         assert creds['so_pin'] not in text and creds['user_pin'] not in text
-    for name in os.listdir(c.tenant['data_dir']):
-        path = os.path.join(c.tenant['data_dir'], name)
-        assert os.stat(path).st_mode & 0o777 in (0o600, 0o700), name
+    for folder, dirs, files in os.walk(c.tenant['data_dir']):
+        assert os.stat(folder).st_mode & 0o777 == 0o700, folder
+        for name in files:
+            want = 0o644 if name == 'ca.pem' else 0o600
+            assert os.stat(os.path.join(folder, name)).st_mode & 0o777 == want, os.path.join(folder, name)
