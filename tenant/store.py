@@ -77,9 +77,10 @@ class Store(object):
     def __init__(self, path):
         self.path = path
         self._local = threading.local()
+        # made 0600 before SQLite opens it: its -wal and -shm files take the database's mode
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         # executescript commits by itself: the schema is created in its own transaction
         self._db().executescript('BEGIN;' + SCHEMA + 'COMMIT;')
-        os.chmod(path, 0o600)
 
     def _db(self):
         db = getattr(self._local, 'db', None)
