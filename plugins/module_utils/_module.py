@@ -14,6 +14,7 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal, public_options
 
 WORLD_ARGS = {
@@ -40,6 +41,15 @@ TOOLSET_ARGS = {
     'root_hash': {'type': 'str', 'required': True},
 }
 
+TENANT_ARGS = {
+    'tenant_url': {'type': 'str', 'required': True},
+    'admin_user': {'type': 'str', 'required': True},
+    'admin_password': {'type': 'str', 'required': True, 'no_log': True},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'journal': {'type': 'path'},
+}
+
 KEY_NAME_ARGS = {
     'app_name': {'type': 'str', 'default': 'simple'},
     'ident': {'type': 'str'},
@@ -64,6 +74,12 @@ def new_module(argument_spec, **kwargs):
     return module
 
 
+def tenant_client(params):
+    from ansible_collections.keyceremony.byok.plugins.module_utils._tenant import TenantClient
+    return TenantClient(params['tenant_url'], params['admin_user'], params['admin_password'], params['ca_path'],
+                        params['validate_certs'])
+
+
 def run(module, work, journal_as=None, journal_fields=()):
     """Call ``work(module)`` -> result dict; the collection's errors become one clear failure.
 
@@ -73,8 +89,12 @@ def run(module, work, journal_as=None, journal_fields=()):
     """
     journal = None
     name = journal_as
-    if journal_as and not module.check_mode and module.params.get('world_dir'):
-        journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
+    if journal_as and not module.check_mode:
+        if module.params.get('journal'):
+            ensure_private_dir(os.path.dirname(os.path.abspath(module.params['journal'])))
+            journal = Journal(module.params['journal'])
+        elif module.params.get('world_dir'):
+            journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
     try:
         result = work(module)
     except ByokError as e:

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The rehearsal tenant's HTTPS API (FastAPI on uvicorn; TLS with the service's own CA).
+
+Connect exchanges an administrator's credentials for a session token bound to that
+administrator's tenant; every other call needs that token, on that tenant only. Errors are JSON
+``{"error": "..."}`` with a 4xx status that says what was wrong. The API description is at
+``/openapi.json``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import datetime
+import hashlib
+import secrets
+from typing import List, Optional
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import verify_password
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS, group_hash
+from ansible_collections.keyceremony.byok.plugins.module_utils._tenant import possession_message
+
+API = '/api/v1'
+MAX_BODY = 10 * 1024 * 1024
+
+
+class ConnectRequest(BaseModel):
+    user: str = Field(..., min_length=1, max_length=256)
+    password: str = Field(..., min_length=1, max_length=1024)
+
+
+class Session(BaseModel):
+    token: str
+    tenant_id: str
+    user: str
+    expires: str
+
+
+class KeyUpload(BaseModel):
+    package: str = Field(..., description='The transfer package file (KeyTransferPackage-<name>.byok), as text')
+    active: bool = Field(True, description='Make it the active key (the previous one is archived)')
+
+
+class Challenge(BaseModel):
+    challenge: str = Field(..., description='base64 of 16 to 1024 random bytes chosen by the caller')
+
+
+class Key(BaseModel):
+    KeyIdentifier: str
+    KeyType: str
+    Status: str
+    CreationTime: str
+    SpkiSha256: str
+    FriendlyName: Optional[str] = None
+
+
+def _key(row):
+    return {'KeyIdentifier': row['key_identifier'], 'KeyType': row['key_type'], 'Status': row['status'],
+            'CreationTime': row['creation_time'], 'SpkiSha256': row['spki_sha256'], 'FriendlyName': row['friendly_name']}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class BodyLimit(object):
+    """Refuse bodies over MAX_BODY (413) before they are read whole, with or without Content-Length."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http':
+            return await self.app(scope, receive, send)
+        length = dict(scope.get('headers') or []).get(b'content-length')
+        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+            return await _too_large(send)
+        seen = {'n': 0}
+
+        async def limited():
+            message = await receive()
+            seen['n'] += len(message.get('body', b''))
+            if seen['n'] > MAX_BODY:
+                raise _TooLarge()
+            return message
+        try:
+            return await self.app(scope, limited, send)
+        except _TooLarge:
+            return await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send):
+    body = b'{"error": "the request body is larger than 10 MB"}'
+    await send({'type': 'http.response.start', 'status': 413,
+                'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]})
+    await send({'type': 'http.response.body', 'body': body})
+
+
+def create_app(service, session_ttl=3600):
+    app = FastAPI(title='keyceremony.byok rehearsal tenant', version='1',
+                  description='The cloud side of a BYOK ceremony: tenant configuration, BYOK toolset, keys, TPD import.')
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc):
+        return JSONResponse({'error': exc.detail}, status_code=exc.status_code,
+                            headers={'WWW-Authenticate': 'Bearer'} if exc.status_code == 401 else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request, exc):
+        problems = []
+        for err in exc.errors():
+            where = '.'.join(str(p) for p in err.get('loc', ()) if p != 'body')
+            problems.append('%s: %s' % (where or 'body', err.get('msg')))
+        return JSONResponse({'error': 'the request is not valid: ' + '; '.join(problems)}, status_code=400)
+
+    def session(authorization: Optional[str] = Header(None)):
+        if not authorization or not authorization.startswith('Bearer '):
+            raise HTTPException(401, 'Connect first: this call needs "Authorization: Bearer <token>"')
+        row = service.store.session(authorization[7:].strip())
+        if row is None:
+            raise HTTPException(401, 'the session token is not known to this tenant service; Connect again')
+        if row['revoked']:
+            raise HTTPException(401, 'the session was disconnected; Connect again')
+        if row['expires'] <= _now().strftime('%Y-%m-%dT%H:%M:%SZ'):
+            raise HTTPException(401, 'the session expired at %s; Connect again' % row['expires'])
+        return row
+
+    def tenant_of(tenant_id, row):
+        if row['tenant_id'] != tenant_id:
+            raise HTTPException(403, 'this session belongs to tenant %s; it can do nothing to tenant %s'
+                                % (row['tenant_id'], tenant_id))
+        return service.tenant(tenant_id)
+
+    def refused(e, status=422):
+        return HTTPException(status, str(e))
+
+    @app.get(API + '/health', summary='Liveness; no authentication')
+    def health():
+        return {'status': 'ok'}
+
+    @app.post(API + '/connect', response_model=Session, summary='Connect-AadrmService')
+    def connect(body: ConnectRequest):
+        admin = service.store.admin(body.user)
+        # the same answer for an unknown user and a wrong password
+        if admin is None or not verify_password(body.password, admin['password_hash']):
+            raise HTTPException(401, 'the user name or password is wrong')
+        token = secrets.token_urlsafe(32)
+        expires = (_now() + datetime.timedelta(seconds=session_ttl)).strftime('%Y-%m-%dT%H:%M:%SZ')
+        service.store.open_session(token, admin['user'], admin['tenant_id'], expires)
+        return {'token': token, 'tenant_id': admin['tenant_id'], 'user': admin['user'], 'expires': expires}
+
+    @app.post(API + '/disconnect', summary='Disconnect-AadrmService: revoke the session token')
+    def disconnect(authorization: Optional[str] = Header(None), row=Depends(session)):
+        service.store.revoke(authorization[7:].strip())
+        return {'disconnected': True}
+
+    @app.get(API + '/tenants/{tenant_id}/configuration', summary='Get-AadrmConfiguration')
+    def configuration(tenant_id: str, row=Depends(session)):
+        tenant_of(tenant_id, row)
+        t = service.store.tenant(tenant_id)
+        keys = service.store.keys(tenant_id)
+        active = [k for k in keys if k['status'] == 'Active']
+        base = 'https://%s.rms.rehearsal.invalid/_wmcs' % t['rms_service_id']
+        return {
+            'BPOSId': tenant_id,
+            'RightsManagementServiceId': t['rms_service_id'],
+            'LicensingIntranetDistributionPointUrl': base + '/licensing',
+            'LicensingExtranetDistributionPointUrl': base + '/licensing',
+            'CertificationIntranetDistributionPointUrl': base + '/certification',
+            'CertificationExtranetDistributionPointUrl': base + '/certification',
+            'FunctionalState': 'Enabled',
+            'CurrentLicensorCertificateGuid': active[0]['key_identifier'] if active else None,
+            'KeyCount': len(keys),
+            'KeyRolloverCount': max(len(keys) - 1, 0),
+            'TpdCount': len(service.store.tpds(tenant_id)),
+            'ProvisioningDate': t['created'],
+            'AdminRoleMembers': [r['user'] for r in service.store.read('SELECT user FROM admins WHERE tenant_id = ?',
+                                                                        (tenant_id,))],
+        }
+
+    @app.get(API + '/tenants/{tenant_id}/toolset/{region}', summary='The regional BYOK toolset and the root hash')
+    def toolset(tenant_id: str, region: str, row=Depends(session)):
+        tenant = tenant_of(tenant_id, row)
+        if region not in REGIONS:
+            raise HTTPException(404, 'region %r is unknown; the regions are %s' % (region, ', '.join(REGIONS)))
+        files = tenant.toolset_files(region)
+        names = dict(zip(('kek_package', 'security_world_package'),
+                         ('BYOK-KEK-pkg-%s-1' % region, 'BYOK-SecurityWorld-pkg-%s-1' % region)))
+        return {
+            'region': region,
+            'root_hash': tenant.record['root_hash'],
+            'root_hash_grouped': group_hash(tenant.record['root_hash']),
+            'files': dict((kind, {'name': names[kind], 'content': base64.b64encode(data).decode('ascii'),
+                                  'sha256': hashlib.sha256(data).hexdigest()}) for kind, data in files.items()),
+        }
+
+    @app.get(API + '/tenants/{tenant_id}/keys', response_model=List[Key], summary='Get-AadrmKeys')
+    def keys(tenant_id: str, row=Depends(session)):
+        tenant_of(tenant_id, row)
+        return [_key(k) for k in service.store.keys(tenant_id)]
+
+    @app.post(API + '/tenants/{tenant_id}/keys', summary='Add-AadrmKey -KeyFile: import a transfer package')
+    def add_key(tenant_id: str, body: KeyUpload, row=Depends(session)):
+        tenant = tenant_of(tenant_id, row)
+        try:
+            got = tenant.receive(body.package.encode('utf-8'), active=body.active)
+        except ByokError as e:
+            raise refused(e)
+        return {'created': got['imported'], 'key': _key(got['key'])}
+
+    @app.post(API + '/tenants/{tenant_id}/keys/{key_identifier}/activate',
+              summary='Set-AadrmKeyProperties -Active $true (irreversible: the active key is archived)')
+    def activate(tenant_id: str, key_identifier: str, row=Depends(session)):
+        tenant_of(tenant_id, row)
+        key, changed = service.store.activate(tenant_id, key_identifier)
+        if key is None:
+            raise HTTPException(404, 'tenant %s has no key %s' % (tenant_id, key_identifier))
+        return {'changed': changed, 'key': _key(key)}
+
+    @app.post(API + '/tenants/{tenant_id}/possession', summary='Sign a challenge with the active key')
+    def possession(tenant_id: str, body: Challenge, row=Depends(session)):
+        tenant = tenant_of(tenant_id, row)
+        try:
+            challenge = base64.b64decode(body.challenge.encode('ascii'), validate=True)
+        except ValueError:
+            raise HTTPException(400, 'challenge is not valid base64')
+        if not 16 <= len(challenge) <= 1024:
+            raise HTTPException(400, 'challenge must be 16 to 1024 bytes')
+        active = service.store.active_key(tenant_id)
+        signature, pem, spki = tenant.sign_with(active['hsm_label'], possession_message(tenant_id, challenge))
+        return {'KeyIdentifier': active['key_identifier'], 'SpkiSha256': spki, 'PublicKey': pem,
+                'Signature': base64.b64encode(signature).decode('ascii'), 'Algorithm': 'PS256'}
+
+    @app.get(API + '/tenants/{tenant_id}/tpds', summary='The imported trusted publishing domains')
+    def tpds(tenant_id: str, row=Depends(session)):
+        tenant_of(tenant_id, row)
+        return service.store.tpds(tenant_id)
+
+    return app
+
+
+def serve(service, listen, session_ttl=3600):
+    import uvicorn
+    host, _sep, port = listen.rpartition(':')
+    if not host or not port.isdigit():
+        raise ByokError('--listen %r must be ADDRESS:PORT, for example 127.0.0.1:8443' % listen)
+    tls = service.ca_path.rsplit('/', 1)[0]
+    uvicorn.run(create_app(service, session_ttl), host=host.strip('[]'), port=int(port),
+                ssl_certfile=tls + '/server.pem', ssl_keyfile=tls + '/server.key', log_level='warning',
+                access_log=False, timeout_graceful_shutdown=5)
