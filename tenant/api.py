@@ -73,7 +73,12 @@ def _now():
 
 
 class BodyLimit(object):
-    """Refuse bodies over MAX_BODY (413) before they are read whole, with or without Content-Length."""
+    """Refuse bodies over MAX_BODY with 413 before the application sees them.
+
+    A declared Content-Length is judged at once; a body without one (chunked) is read here,
+    at most MAX_BODY, and handed on whole. (FastAPI turns any error raised while it reads a body
+    into a 400, so the limit cannot be enforced from inside.)
+    """
 
     def __init__(self, app):
         self.app = app
@@ -82,24 +87,29 @@ class BodyLimit(object):
         if scope['type'] != 'http':
             return await self.app(scope, receive, send)
         length = dict(scope.get('headers') or []).get(b'content-length')
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            return await _too_large(send)
-        seen = {'n': 0}
-
-        async def limited():
+        if length is not None:
+            if not length.isdigit() or int(length) > MAX_BODY:
+                return await _too_large(send)
+            return await self.app(scope, receive, send)
+        body, more = [], True
+        size = 0
+        while more:
             message = await receive()
-            seen['n'] += len(message.get('body', b''))
-            if seen['n'] > MAX_BODY:
-                raise _TooLarge()
-            return message
-        try:
-            return await self.app(scope, limited, send)
-        except _TooLarge:
-            return await _too_large(send)
+            if message['type'] != 'http.request':
+                return await self.app(scope, receive, send)
+            size += len(message.get('body', b''))
+            if size > MAX_BODY:
+                return await _too_large(send)
+            body.append(message.get('body', b''))
+            more = message.get('more_body', False)
+        replayed = {'done': False}
 
-
-class _TooLarge(Exception):
-    pass
+        async def replay():
+            if replayed['done']:
+                return await receive()
+            replayed['done'] = True
+            return {'type': 'http.request', 'body': b''.join(body), 'more_body': False}
+        return await self.app(scope, replay, send)
 
 
 async def _too_large(send):

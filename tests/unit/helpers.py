@@ -19,6 +19,8 @@ COLLECTIONS_ROOT = os.path.abspath(__file__).split(os.sep + 'ansible_collections
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+TENANT_A = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
+TENANT_B = '9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'
 CARD_PINS = ['amber-otter-41', 'brass-heron-92', 'cedar-lynx-07', 'dune-falcon-55', 'ember-moth-33']
 
 
@@ -147,3 +149,115 @@ def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f
     with open(c.package['path'], 'rb') as f:
         c.package_bytes = f.read()
     return c
+
+
+# ---------------------------------------------------------------- the tenant service, for real
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class TenantServer(object):
+    """`byok-tenant serve` in its own process on a free loopback port."""
+
+    def __init__(self, data_dir, session_ttl=3600):
+        import sys
+        self.data_dir = data_dir
+        self.ca_path = os.path.join(data_dir, 'tls', 'ca.pem')
+        self.session_ttl = session_ttl
+        self.command = os.path.join(os.path.dirname(sys.executable), 'byok-tenant')
+        self.port = None
+        self.proc = None
+
+    @property
+    def url(self):
+        return 'https://127.0.0.1:%d' % self.port
+
+    def start(self):
+        import subprocess
+        import time
+        self.port = self.port or free_port()
+        self.proc = subprocess.Popen([self.command, 'serve', '--data-dir', self.data_dir, '--listen',
+                                      '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('byok-tenant serve stopped: %s' % self.proc.stdout.read().decode())
+            try:
+                if self.request('GET', '/health')[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError('byok-tenant serve did not answer in 30 s')
+
+    def stop(self, kill=False):
+        """SIGTERM (or SIGKILL); True when the service shut down cleanly: uvicorn finishes the requests under way,
+        then exits by the signal it was sent (-15), as it re-raises it after a graceful shutdown."""
+        import signal
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            self.proc.wait(30)
+        return self.proc is not None and self.proc.returncode in (0, -signal.SIGTERM)
+
+    def context(self):
+        import ssl
+        return ssl.create_default_context(cafile=self.ca_path)
+
+    def request(self, method, path, body=None, token=None, raw=None, headers=None):
+        """(status, parsed JSON) of one API call; ``raw`` sends bytes as they are."""
+        import urllib.error
+        import urllib.request
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + '/api/v1' + path, data=data, method=method)
+        req.add_header('Content-Type', 'application/json')
+        if token:
+            req.add_header('Authorization', 'Bearer ' + token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, context=self.context(), timeout=60) as resp:
+                return resp.status, json.loads(resp.read().decode() or 'null')
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read().decode() or 'null')
+
+    def connect(self, user, password):
+        status, got = self.request('POST', '/connect', {'user': user, 'password': password})
+        assert status == 200, got
+        return got['token']
+
+
+def software_package(tenant, friendly_name='soft', trailing=b''):
+    """A transfer package made in software (the test holds the key) for ``tenant`` (a datadir.Tenant).
+
+    Returns (package bytes, spki_sha256). The KWP payload may end with ``trailing`` bytes.
+    """
+    import base64
+    import hashlib
+    from cryptography.hazmat.primitives import hashes, keywrap, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
+    from ansible_collections.keyceremony.byok.plugins.module_utils._files import canonical_json
+    key = rsa.generate_private_key(65537, 2048)
+    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption())
+    kek = tenant.record['keks']['NA']
+    with open(os.path.join(tenant.dir, 'toolset', 'NA', 'BYOK-KEK-pkg-NA-1')) as f:
+        kek_pub = serialization.load_der_public_key(base64.b64decode(json.load(f)['kek']['public_key']))
+    aes = os.urandom(32)
+    ct = kek_pub.encrypt(aes, padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)) + \
+        keywrap.aes_key_wrap_with_padding(aes, pkcs8 + trailing)
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = {'kid': kek['kid'], 'alg': 'dir', 'enc': 'CKM_RSA_AES_KEY_WRAP'}
+    binding = {'format': _byok.BINDING_FORMAT, 'schema_version': '1.0.0', 'header': header,
+               'tenant_id': tenant.tenant_id, 'key_friendly_name': friendly_name,
+               'spki_sha256': hashlib.sha256(spki).hexdigest(), 'kek_kid': kek['kid'],
+               'kek_spki_sha256': kek['spki_sha256'], 'ciphertext_sha256': hashlib.sha256(ct).hexdigest(),
+               'created': '2026-11-22T00:00:00Z'}
+    sig = key.sign(canonical_json(binding), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+    pkg = {'schema_version': '1.0.0', 'header': header, 'ciphertext': _byok.b64url(ct), 'generator': 'test',
+           'binding': binding, 'binding_signature': {'alg': 'PS256', 'value': _byok.b64url(sig)}}
+    return _byok.serialize(pkg), hashlib.sha256(spki).hexdigest()

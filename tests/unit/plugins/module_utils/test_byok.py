@@ -13,16 +13,14 @@ import json
 import os
 
 import pytest
-from cryptography.hazmat.primitives import hashes, keywrap, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import keywrap, serialization
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError, HsmError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import canonical_json
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template, constant, mechanism, oaep_sha1
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
 from ansible_collections.keyceremony.byok.tenant import datadir
-from ansible_collections.keyceremony.byok.tests.unit.helpers import build_chain
+from ansible_collections.keyceremony.byok.tests.unit.helpers import build_chain, software_package
 
 TENANT_A = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
 TENANT_B = '9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'
@@ -193,33 +191,10 @@ def test_the_copy_cannot_leave_under_an_untrusted_key(chain):
 
 # ---------------------------------------------------------------- SoftHSM2's padding
 
-def _software_package(chain, tenant, trailing):
-    """A package made in software (the test holds the key) whose KWP payload ends with ``trailing``."""
-    key = rsa.generate_private_key(65537, 2048)
-    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
-    kek = tenant.record['keks']['NA']
-    kek_pub = serialization.load_der_public_key(base64.b64decode(json.load(open(
-        os.path.join(tenant.dir, 'toolset', 'NA', 'BYOK-KEK-pkg-NA-1')))['kek']['public_key']))
-    aes = os.urandom(32)
-    ct = kek_pub.encrypt(aes, padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)) + \
-        keywrap.aes_key_wrap_with_padding(aes, pkcs8 + trailing)
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    header = {'kid': kek['kid'], 'alg': 'dir', 'enc': 'CKM_RSA_AES_KEY_WRAP'}
-    binding = {'format': _byok.BINDING_FORMAT, 'schema_version': '1.0.0', 'header': header, 'tenant_id': tenant.tenant_id,
-               'key_friendly_name': 'soft', 'spki_sha256': hashlib.sha256(spki).hexdigest(), 'kek_kid': kek['kid'],
-               'kek_spki_sha256': kek['spki_sha256'], 'ciphertext_sha256': hashlib.sha256(ct).hexdigest(),
-               'created': '2026-11-22T00:00:00Z'}
-    sig = key.sign(canonical_json(binding), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
-    pkg = {'schema_version': '1.0.0', 'header': header, 'ciphertext': _byok.b64url(ct), 'generator': 'test',
-           'binding': binding, 'binding_signature': {'alg': 'PS256', 'value': _byok.b64url(sig)}}
-    return _byok.serialize(pkg), pkcs8, hashlib.sha256(spki).hexdigest()
-
-
 @pytest.mark.parametrize('zeros', [0, 3, 7])
 def test_the_softhsm_padding_is_accepted(chain, zeros):
     tenant = _tenant(chain, 1)
-    data, pkcs8, spki = _software_package(chain, tenant, b'\0' * zeros)
+    data, spki = software_package(tenant, trailing=b'\0' * zeros)
     assert tenant.receive(data)['spki_sha256'] == spki
 
 
