@@ -119,7 +119,7 @@ class Chain(object):
     """A whole offline side and a tenant, built once: world, key, toolset, ACL, package."""
 
 
-def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b',)):
+def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b',), admin_password=None):
     """Everything up to a transfer package, on real SoftHSM2 tokens under ``base``."""
     from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
     from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
@@ -134,7 +134,8 @@ def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f
     with Hsm() as hsm:
         ensure_world(hsm, WorldSpec(c.world_dir, 'offline-world', '2/3', c.cards, 'argon2id-aes256gcm'))
     c.key = run_module(hsm_key, {'world_dir': c.world_dir, 'ident': 'contosokey'}).result
-    c.tenants = [datadir.init(os.path.join(c.base, 'tenant%d' % i), tid) for i, tid in enumerate(tenant_ids)]
+    c.tenants = [datadir.init(os.path.join(c.base, 'tenant%d' % i), tid, admin_password=admin_password)
+                 for i, tid in enumerate(tenant_ids)]
     c.tenant = c.tenants[0]
     c.toolset = datadir.Tenant(c.tenant['data_dir']).toolset('NA', os.path.join(c.base, 'toolset'))
     c.toolset_args = {'kek_package': c.toolset['kek_package'], 'security_world_package': c.toolset['security_world_package'],
