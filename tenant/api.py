@@ -19,7 +19,7 @@ import hashlib
 import secrets
 from typing import List, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -185,6 +185,7 @@ def create_app(service, session_ttl=3600):
         keys = service.store.keys(tenant_id)
         active = [k for k in keys if k['status'] == 'Active']
         base = 'https://%s.rms.rehearsal.invalid/_wmcs' % t['rms_service_id']
+        admins = service.store.read('SELECT user FROM admins WHERE tenant_id = ?', (tenant_id,))
         return {
             'BPOSId': tenant_id,
             'RightsManagementServiceId': t['rms_service_id'],
@@ -198,8 +199,7 @@ def create_app(service, session_ttl=3600):
             'KeyRolloverCount': max(len(keys) - 1, 0),
             'TpdCount': len(service.store.tpds(tenant_id)),
             'ProvisioningDate': t['created'],
-            'AdminRoleMembers': [r['user'] for r in service.store.read('SELECT user FROM admins WHERE tenant_id = ?',
-                                                                        (tenant_id,))],
+            'AdminRoleMembers': [r['user'] for r in admins],
         }
 
     @app.get(API + '/tenants/{tenant_id}/toolset/{region}', summary='The regional BYOK toolset and the root hash')

@@ -12,7 +12,7 @@ module: tenant_key
 short_description: Upload a transfer package to the tenant, or activate one of its keys
 version_added: 0.1.0
 description:
-  - With O(key_file), the equivalent of C(Add-AadrmKey -KeyFile ... -Verbose): uploads the transfer package. The tenant
+  - With O(key_file), the equivalent of C(Add-AadrmKey -KeyFile ... -Verbose) - uploads the transfer package. The tenant
     checks it (for this tenant, for its KEK, binding signature) and imports the key into its HSM.
   - With O(key_identifier), the equivalent of C(Set-AadrmKeyProperties -KeyIdentifier ... -Active $true).
   - Making a key active is irreversible - the key in use becomes archived and there is no way back to it but to

@@ -10,6 +10,7 @@ __metaclass__ = type
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -24,7 +25,8 @@ def play(tmp_path):
     env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
                ANSIBLE_NOCOLOR='1')
     env.pop('SOFTHSM2_CONF', None)
-    out = subprocess.run([ANSIBLE_PLAYBOOK, PLAYBOOK, '-e', 'rehearsal_dir=%s' % (tmp_path / 'demo')],
+    out = subprocess.run([ANSIBLE_PLAYBOOK, PLAYBOOK, '-e', 'rehearsal_dir=%s' % (tmp_path / 'demo'),
+                          '-e', 'rehearsal_tenant_listen=127.0.0.1:%d' % play.port],
                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
@@ -32,21 +34,29 @@ def play(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
 def test_rehearsal_twice(tmp_path):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        play.port = s.getsockname()[1]
     first = play(tmp_path)
     second = play(tmp_path)
-    assert re.search(r'localhost\s+: ok=17\s+changed=9\s+unreachable=0\s+failed=0', first)
-    assert re.search(r'localhost\s+: ok=17\s+changed=0\s+unreachable=0\s+failed=0', second)
+    assert re.search(r'localhost\s+: ok=23\s+changed=10\s+unreachable=0\s+failed=0', first)
+    assert re.search(r'localhost\s+: ok=22\s+changed=0\s+unreachable=0\s+failed=0', second)
     record = json.load(open(str(tmp_path / 'demo' / 'world' / 'key_simple_contosokey')))
     for run in (first, second):
         assert re.search(r'Fingerprint +generated +%s' % record['spki_sha256'], run)
-    assert 'Changed this run world=False key=False' in second
+    assert 'Changed this run world=False key=False acl=False package=False upload=False' in second
+    admin = json.load(open(str(tmp_path / 'demo' / 'tenant-admin.json')))
+    assert admin['admin_password'] not in first and admin['admin_password'] not in second
+    with socket.socket() as s:
+        assert s.connect_ex(('127.0.0.1', play.port)) != 0, 'the tenant service was left running'
     for run in (first, second):
-        assert 'Match            YES' in run
-        assert re.search(r'Fingerprint +received +%s' % record['spki_sha256'], run)
+        assert 'Match            YES' in run and 'Possession       verified=True' in run
+        assert re.search(r'Fingerprint +active +%s' % record['spki_sha256'], run)
     pins = [open(str(tmp_path / 'demo' / 'pins' / name)).read().strip() for name in ('card1', 'card2', 'card3')]
     for pin in pins:
         assert pin not in first and pin not in second
     assert 'Journal          4 records, intact=True' in first
     assert 'Journal          4 records, intact=True' in second
+    assert os.stat(str(tmp_path / 'demo' / 'tenant-admin.json')).st_mode & 0o777 == 0o600
     for name in ('pins', 'cards', 'world', 'tokens', 'tenant', 'media'):
         assert os.stat(str(tmp_path / 'demo' / name)).st_mode & 0o777 == 0o700

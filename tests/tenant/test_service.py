@@ -193,7 +193,7 @@ def test_twenty_clients_at_once(service):
     assert not errors, errors
     assert [r[0] for r in results] == [200] * 20
     created = sorted(r[2] for r in results if r[1])
-    assert created == sorted(spki for _, spki in packages)
+    assert created == sorted(p[1] for p in packages)
     after = keys(service)
     assert len(after) == before + 5
     assert len(set(k['SpkiSha256'] for k in after)) == len(after)
