@@ -54,6 +54,14 @@ class Challenge(BaseModel):
     challenge: str = Field(..., description='base64 of 16 to 1024 random bytes chosen by the caller')
 
 
+class TpdUpload(BaseModel):
+    tpd: str = Field(..., description='The exported TPD (XML), as text')
+    protection_password: str = Field(..., min_length=1, max_length=1024)
+    hsm_key_package: Optional[str] = Field(None, description='For a TPD whose key is in an HSM: that key\'s transfer package')
+    active: bool
+    friendly_name: Optional[str] = None
+
+
 class Key(BaseModel):
     KeyIdentifier: str
     KeyType: str
@@ -259,6 +267,17 @@ def create_app(service, session_ttl=3600):
     def tpds(tenant_id: str, row=Depends(session)):
         tenant_of(tenant_id, row)
         return service.store.tpds(tenant_id)
+
+    @app.post(API + '/tenants/{tenant_id}/tpds', summary='Import-AadrmTpd')
+    def import_tpd(tenant_id: str, body: TpdUpload, row=Depends(session)):
+        tenant = tenant_of(tenant_id, row)
+        try:
+            got = tenant.import_tpd(body.tpd.encode('utf-8'), body.protection_password,
+                                    body.hsm_key_package.encode('utf-8') if body.hsm_key_package else None,
+                                    body.active, body.friendly_name)
+        except ByokError as e:
+            raise refused(e)
+        return {'created': got['created'], 'tpd': got['tpd'], 'key': _key(got['key'])}
 
     return app
 

@@ -32,12 +32,12 @@ import threading
 import uuid
 from contextlib import contextmanager
 
-from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _kek
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, spki_der_from_pem
+from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _kek, _tpd
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, rsa_private_components, spki_der_from_pem
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, read_json, sha256_hex, write_private_file, write_private_json)
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, Hsm, pss_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, Hsm, constant, pss_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa_pair
 from ansible_collections.keyceremony.byok.tenant import pki
 from ansible_collections.keyceremony.byok.tenant.store import Store
@@ -213,6 +213,39 @@ class Tenant(object):
         return {'spki_sha256': spki, 'tenant_id': self.tenant_id, 'key_friendly_name': binding['key_friendly_name'],
                 'kek_kid': kid, 'key_label': label, 'imported': imported or created, 'key': row}
 
+    def import_tpd(self, data, password, hsm_key_package, active, friendly_name=None):
+        """Import-AadrmTpd: check the export, bring its key into the HSM, record both.
+
+        Returns {'created', 'tpd', 'key'}; a TPD imported before gives created=False and changes nothing.
+        """
+        tpd = _tpd.read_tpd(data, password)
+        existing = self.service.store.tpd(self.tenant_id, tpd['tpd_id'])
+        if existing is not None:
+            key = self.service.store.key(self.tenant_id, existing['key_identifier'])
+            return {'created': False, 'tpd': existing, 'key': key}
+        if tpd['storage'] == 'HSM':
+            if not hsm_key_package:
+                raise ByokError('TPD %s keeps its key in an HSM (%s): give the HSM key package (the transfer '
+                                'package of that key) with it' % (tpd['tpd_id'], _tpd.hsm_reference_name(tpd['hsm_key']['ident'])))
+            pkg = _byok.parse_package(hsm_key_package)
+            if pkg['binding'].get('spki_sha256') != tpd['slc_spki_sha256']:
+                raise ByokError('the HSM key package holds key %s, but the TPD\'s Server Licensor Certificate is key %s'
+                                % (pkg['binding'].get('spki_sha256'), tpd['slc_spki_sha256']))
+            got = self.receive(hsm_key_package, active=False)
+            key = {'key_type': 'Customer-managed (BYOK)', 'spki_sha256': got['spki_sha256'],
+                   'friendly_name': friendly_name or tpd['friendly_name'], 'hsm_label': got['key_label'], 'source': 'tpd'}
+        else:
+            label = imported_key_label(tpd['slc_spki_sha256'])
+            with self.session(rw=True) as s:
+                if s.find_one(label, 'CKO_PRIVATE_KEY') is None:
+                    import_software_key(s, label, tpd['pkcs8'])
+            # a software-protected AD RMS key becomes a Microsoft-managed key in the cloud
+            key = {'key_type': 'Microsoft-managed', 'spki_sha256': tpd['slc_spki_sha256'],
+                   'friendly_name': friendly_name or tpd['friendly_name'], 'hsm_label': label, 'source': 'tpd'}
+        tpd_row, key_row, created = self.service.store.add_tpd(self.tenant_id, dict(tpd, friendly_name=friendly_name or tpd['friendly_name']),
+                                                               key, active)
+        return {'created': created, 'tpd': tpd_row, 'key': key_row}
+
     def sign_with(self, hsm_label, data):
         """RSA-PSS/SHA-256 signature by a key of the tenant, and its public key (PEM)."""
         with self.session() as s:
@@ -230,6 +263,21 @@ def imported_private_template(label):
             ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')), ('CKA_SENSITIVE', True),
             ('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False),
             ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
+
+
+def import_software_key(session, label, pkcs8):
+    """A software-protected TPD's key, into the tenant's token: sensitive and never extractable."""
+    comps = rsa_private_components(pkcs8)
+    pairs = [(name, _int_bytes(value)) for name, value in comps.items()]
+    session.create('importing the TPD key %s' % label, [
+        ('CKA_CLASS', constant('CKO_PRIVATE_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True),
+        ('CKA_PRIVATE', True), ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')), ('CKA_SENSITIVE', True),
+        ('CKA_EXTRACTABLE', False), ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False),
+        ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)] + pairs)
+
+
+def _int_bytes(value):
+    return value.to_bytes((value.bit_length() + 7) // 8, 'big')
 
 
 def _write_conf(folder):

@@ -107,6 +107,35 @@ def spki_der_from_pem(pem):
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _rsa_private_key(pkcs8):
+    try:
+        key = serialization.load_der_private_key(pkcs8, None)
+    except (ValueError, TypeError):
+        raise ByokError('not a DER PKCS#8 private key')
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ByokError('not an RSA private key')
+    return key
+
+
+def pkcs8_spki_sha256(pkcs8):
+    """Fingerprint of the public half of a PKCS#8 RSA key; None when it is not one."""
+    try:
+        key = _rsa_private_key(pkcs8)
+    except ByokError:
+        return None
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def rsa_private_components(pkcs8):
+    """The CKA_* values of an RSA private key held in software (a software-protected TPD's key)."""
+    numbers = _rsa_private_key(pkcs8).private_numbers()
+    pub = numbers.public_numbers
+    return {'CKA_MODULUS': pub.n, 'CKA_PUBLIC_EXPONENT': pub.e, 'CKA_PRIVATE_EXPONENT': numbers.d,
+            'CKA_PRIME_1': numbers.p, 'CKA_PRIME_2': numbers.q, 'CKA_EXPONENT_1': numbers.dmp1,
+            'CKA_EXPONENT_2': numbers.dmq1, 'CKA_COEFFICIENT': numbers.iqmp}
+
+
 def _rsa_public_key(der):
     try:
         key = serialization.load_der_public_key(der)

@@ -231,7 +231,7 @@ class TenantServer(object):
         return got['token']
 
 
-def software_package(tenant, friendly_name='soft', trailing=b''):
+def software_package(tenant, friendly_name='soft', trailing=b'', key=None, tenant_id=None):
     """A transfer package made in software (the test holds the key) for ``tenant`` (a datadir.Tenant).
 
     Returns (package bytes, spki_sha256). The KWP payload may end with ``trailing`` bytes.
@@ -242,7 +242,7 @@ def software_package(tenant, friendly_name='soft', trailing=b''):
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
     from ansible_collections.keyceremony.byok.plugins.module_utils._files import canonical_json
-    key = rsa.generate_private_key(65537, 2048)
+    key = key or rsa.generate_private_key(65537, 2048)
     pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption())
     kek = tenant.record['keks']['NA']
@@ -254,7 +254,7 @@ def software_package(tenant, friendly_name='soft', trailing=b''):
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = {'kid': kek['kid'], 'alg': 'dir', 'enc': 'CKM_RSA_AES_KEY_WRAP'}
     binding = {'format': _byok.BINDING_FORMAT, 'schema_version': '1.0.0', 'header': header,
-               'tenant_id': tenant.tenant_id, 'key_friendly_name': friendly_name,
+               'tenant_id': tenant_id or tenant.tenant_id, 'key_friendly_name': friendly_name,
                'spki_sha256': hashlib.sha256(spki).hexdigest(), 'kek_kid': kek['kid'],
                'kek_spki_sha256': kek['spki_sha256'], 'ciphertext_sha256': hashlib.sha256(ct).hexdigest(),
                'created': '2026-11-22T00:00:00Z'}
