@@ -246,3 +246,13 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
         assert len(listed) == 13 and len(set(k['SpkiSha256'] for k in listed)) == 13
     finally:
         assert server.stop()
+
+
+def test_the_published_api_description_is_current():
+    import os
+    from ansible_collections.keyceremony.byok.tenant import api
+    from ansible_collections.keyceremony.byok.tests.unit.helpers import REPO_ROOT
+    with open(os.path.join(REPO_ROOT, 'docs', 'tenant-openapi.json')) as f:
+        published = json.load(f)
+    assert published == json.loads(json.dumps(api.create_app(None).openapi())), \
+        'docs/tenant-openapi.json is stale: regenerate it with byok-tenant openapi > docs/tenant-openapi.json'

@@ -219,7 +219,7 @@ def test_the_hsm_to_hsm_migration(migration):
     assert keys[before[0]['SpkiSha256']]['Status'] == 'Archived'
     assert keys[m['keys']['adrms2019']['spki']]['KeyType'] == 'Customer-managed (BYOK)'
     proof = run_module(tenant_key_info, dict(m['conn'], challenge='the migration is complete',
-                                            expect_spki_sha256=m['keys']['adrms2019']['spki']))
+                                             expect_spki_sha256=m['keys']['adrms2019']['spki']))
     assert proof['possession']['verified']
     for r in runs1 + runs2:
         assert_no_secret(r.raw, [PASSWORD, ADMIN])
