@@ -24,6 +24,18 @@ attributes:
     platforms: posix
 '''
 
+    # A module that changes things, with check mode and idempotence but no diff.
+    CHANGES = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+'''
+
     INFO_MODULE = r'''
 options: {}
 attributes:

@@ -39,13 +39,7 @@ extends_documentation_fragment:
   - keyceremony.byok.world.ADMIN_CARDS
   - keyceremony.byok.toolset
   - keyceremony.byok.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - keyceremony.byok.attributes.CHANGES
 options:
   ident:
     description:

@@ -25,13 +25,7 @@ author:
 extends_documentation_fragment:
   - keyceremony.byok.tenant
   - keyceremony.byok.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - keyceremony.byok.attributes.CHANGES
 options:
   key_file:
     description:

@@ -27,13 +27,7 @@ extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.TOKEN
   - keyceremony.byok.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - keyceremony.byok.attributes.CHANGES
 options:
   app_name:
     description:

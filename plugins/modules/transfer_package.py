@@ -34,13 +34,7 @@ extends_documentation_fragment:
   - keyceremony.byok.world.KEY_NAME
   - keyceremony.byok.toolset
   - keyceremony.byok.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - keyceremony.byok.attributes.CHANGES
 options:
   ident:
     description:
