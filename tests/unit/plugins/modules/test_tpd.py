@@ -8,6 +8,7 @@ through the modules against a real tenant."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 
 import pytest
@@ -158,8 +159,15 @@ def migration(tmp_path_factory):
         ts = {'kek_package': toolset['kek_package'], 'security_world_package': toolset['security_world_package'],
               'root_hash': info['root_hash']}
         m = {'base': base, 'world': world, 'info': info, 'keys': {}}
+        from ansible_collections.keyceremony.byok.plugins.module_utils._keys import generate_rsa
+        from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
         for ident, size, mode in (('adrms2019', 2048, 2), ('adrms2012', 1024, 1)):
+            # the AD RMS cluster's key exists in the HSM before the ceremony; hsm_key adopts it
+            with Hsm() as hsm:
+                with WorldContext(hsm, world).user_session(rw=True) as s:
+                    generate_rsa(s, 'key_mscapi_' + ident, size, 65537)
             key = run_module(hsm_key, {'world_dir': world, 'app_name': 'mscapi', 'ident': ident, 'size': size}).result
+            assert key['changed'] and json.load(open(key['key_record']))['adopted'] is True
             assert not run_module(key_acl, dict(ts, world_dir=world, app_name='mscapi', ident=ident,
                                                 admin_cards=cards[1:])).failed
             pkg = run_module(transfer_package, dict(ts, world_dir=world, app_name='mscapi', ident=ident,
@@ -201,18 +209,25 @@ def test_tpd_export_refuses_a_mode_that_does_not_fit(migration):
 def test_the_hsm_to_hsm_migration(migration):
     m = migration
     first = run_module(tpd_export, _export(m, 'adrms2019', 'c1111111-2222-4333-8444-555555555555')).result
-    second = run_module(tpd_export, _export(m, 'adrms2012', 'c2222222-2222-4333-8444-555555555555')).result
+    second = run_module(tpd_export, _export(m, 'adrms2019', 'c3333333-2222-4333-8444-555555555555')).result
+    legacy = run_module(tpd_export, _export(m, 'adrms2012', 'c2222222-2222-4333-8444-555555555555')).result
     before = run_module(tenant_key_info, m['conn'])['keys']
     imp1 = dict(m['conn'], tpd_file=first['path'], protection_password=PASSWORD,
                 hsm_key_file=m['keys']['adrms2019']['package'], active=True, force=True)
+    # two TPDs exported from the one existing key: the first active, the second archived
     imp2 = dict(m['conn'], tpd_file=second['path'], protection_password=PASSWORD,
+                hsm_key_file=m['keys']['adrms2019']['package'], active=False)
+    imp3 = dict(m['conn'], tpd_file=legacy['path'], protection_password=PASSWORD,
                 hsm_key_file=m['keys']['adrms2012']['package'], active=False)
     runs1 = four_way(tpd_import, imp1)
     assert [r['changed'] for r in runs1] == [True, True, False, False]
     assert runs1[1]['key']['Status'] == 'Active' and runs1[1]['key']['SpkiSha256'] == m['keys']['adrms2019']['spki']
     runs2 = four_way(tpd_import, imp2)
     assert [r['changed'] for r in runs2] == [True, True, False, False]
-    assert runs2[1]['key']['Status'] == 'Archived'
+    assert runs2[1]['key']['KeyIdentifier'] == runs1[1]['key']['KeyIdentifier'] and runs2[1]['key']['Status'] == 'Active'
+    runs3 = four_way(tpd_import, imp3)
+    assert [r['changed'] for r in runs3] == [True, True, False, False]
+    assert runs3[1]['key']['Status'] == 'Archived'
     keys = dict((k['SpkiSha256'], k) for k in run_module(tenant_key_info, m['conn'])['keys'])
     assert keys[m['keys']['adrms2019']['spki']]['Status'] == 'Active'
     assert keys[m['keys']['adrms2012']['spki']]['Status'] == 'Archived'
@@ -221,7 +236,8 @@ def test_the_hsm_to_hsm_migration(migration):
     proof = run_module(tenant_key_info, dict(m['conn'], challenge='the migration is complete',
                                              expect_spki_sha256=m['keys']['adrms2019']['spki']))
     assert proof['possession']['verified']
-    for r in runs1 + runs2:
+    assert len(keys) == 3
+    for r in runs1 + runs2 + runs3:
         assert_no_secret(r.raw, [PASSWORD, ADMIN])
 
 
