@@ -45,6 +45,12 @@ options:
       - A ceremony journal file to append a hash-chained record to when this task changes something or fails (the same
         format as the offline world's C(journal.jsonl)). Its folder is created with mode C(0700) when missing.
     type: path
+attributes:
+  action_group:
+    description: Use C(group/keyceremony.byok.tenant) in C(module_defaults) to give the connection options once.
+    support: full
+    membership:
+      - keyceremony.byok.tenant
 notes:
   - The tenant's refusals are reported with the HTTP status and the tenant's reason.
 '''

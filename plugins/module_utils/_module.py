@@ -65,9 +65,10 @@ def spec(*parts, **extra):
     return merged
 
 
-def new_module(argument_spec, **kwargs):
+def new_module(argument_spec, needs_hsm=True, **kwargs):
+    """The module, failing early when a library it needs is missing (the online ones need no PyKCS11)."""
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
-    if not _hsm.HAS_PYKCS11:
+    if needs_hsm and not _hsm.HAS_PYKCS11:
         module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
     if not _crypto.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=_crypto.CRYPTOGRAPHY_IMPORT_ERROR)

@@ -146,7 +146,7 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_identifier={'type': 'str'},
+    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS, key_file={'type': 'path'}, key_identifier={'type': 'str'},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier')],
                         required_one_of=[('key_file', 'key_identifier')])
