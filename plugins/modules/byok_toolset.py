@@ -120,8 +120,9 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS, region={'type': 'str', 'required': True, 'choices': ['NA', 'EU', 'AP']},
-                             dest={'type': 'path', 'required': True}))
+    module = new_module(spec(TENANT_ARGS, region={'type': 'str', 'required': True, 'choices': ['NA', 'EU', 'AP']},
+                             dest={'type': 'path', 'required': True}),
+                        needs_hsm=False)
     run(module, work, journal_as='byok_toolset', journal_fields=('kek_package', 'kek_package_sha256', 'security_world_package',
                                                                  'security_world_package_sha256', 'root_hash'))
 

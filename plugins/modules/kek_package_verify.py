@@ -104,7 +104,7 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TOOLSET_ARGS))
+    module = new_module(spec(TOOLSET_ARGS), needs_hsm=False)
     run(module, work)
 
 

@@ -61,7 +61,7 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS))
+    module = new_module(spec(TENANT_ARGS), needs_hsm=False)
     run(module, work)
 
 

@@ -146,10 +146,11 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS, key_file={'type': 'path'}, key_identifier={'type': 'str'},
+    module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_identifier={'type': 'str'},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier')],
-                        required_one_of=[('key_file', 'key_identifier')])
+                        required_one_of=[('key_file', 'key_identifier')],
+                        needs_hsm=False)
     run(module, work, journal_as='tenant_key', journal_fields=('key', 'spki_sha256', 'actions'))
 
 

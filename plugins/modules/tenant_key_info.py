@@ -106,7 +106,7 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS, challenge={'type': 'str'}, expect_spki_sha256={'type': 'str'}))
+    module = new_module(spec(TENANT_ARGS, challenge={'type': 'str'}, expect_spki_sha256={'type': 'str'}), needs_hsm=False)
     run(module, work)
 
 

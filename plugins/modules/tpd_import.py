@@ -160,10 +160,11 @@ def work(module):
 
 
 def main():
-    module = new_module(needs_hsm=False, argument_spec=spec(TENANT_ARGS, tpd_file={'type': 'path', 'required': True},
+    module = new_module(spec(TENANT_ARGS, tpd_file={'type': 'path', 'required': True},
                              protection_password={'type': 'str', 'required': True, 'no_log': True},
                              hsm_key_file={'type': 'path'}, active={'type': 'bool', 'required': True},
-                             friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}))
+                             friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}),
+                        needs_hsm=False)
     run(module, work, journal_as='tpd_import', journal_fields=('tpd_id', 'slc_spki_sha256', 'key'))
 
 
