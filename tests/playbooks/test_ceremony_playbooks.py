@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/byok_over_internet.yml on two hosts of this machine (online, offline) against a real tenant."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.keyceremony.byok.tenant import datadir
+from ansible_collections.keyceremony.byok.tests.unit.helpers import TenantServer
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
+
+
+def play(tmp_path, playbook, inventory, extra):
+    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
+               ANSIBLE_NOCOLOR='1')
+    env.pop('SOFTHSM2_CONF', None)
+    out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', inventory, os.path.join(REPO_ROOT, 'playbooks', playbook),
+                          '-e', '@' + extra], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+    return out.returncode, out.stdout + out.stderr
+
+
+def recap(output, host):
+    m = re.search(r'%s\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)' % host, output)
+    return dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups())))
+
+
+def test_byok_over_internet(tmp_path):
+    password = 'ceremony-admin-password-3'
+    info = datadir.init(str(tmp_path / 'tenant'), admin_password=password)
+    server = TenantServer(info['data_dir']).start()
+    try:
+        inventory = tmp_path / 'inventory.yml'
+        python = sys.executable
+        inventory.write_text(json.dumps({'all': {'children': {
+            'online': {'hosts': {'online-ws': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
+            'offline': {'hosts': {'offline-ws': {
+                'ansible_connection': 'local', 'ansible_python_interpreter': python,
+                'offline_workstation_softhsm_dir': str(tmp_path / 'offline'),
+                'offline_workstation_world_dir': str(tmp_path / 'offline' / 'world'),
+                'offline_workstation_media_dir': str(tmp_path / 'offline' / 'media'),
+                'offline_workstation_backup_dir': str(tmp_path / 'offline' / 'backup'),
+                'offline_workstation_key_ident': 'contosokey',
+                'offline_workstation_key_friendly_name': 'ContosoBYOK'}}}}}}))
+        pins = ['first-card-pin-1', 'second-card-pin-2', 'third-card-pin-3']
+        extra = tmp_path / 'vars.json'
+        extra.write_text(json.dumps({
+            'byok_transfer_dir': str(tmp_path / 'transfer'),
+            'byok_tenant_url': server.url, 'byok_tenant_admin_user': info['admin_user'],
+            'byok_tenant_admin_password': password, 'byok_tenant_ca_path': info['ca_path'],
+            'byok_root_hash': info['root_hash_grouped'],
+            'byok_admin_cards': [{'path': str(tmp_path / 'cards' / ('card%d' % i)), 'pin': pin}
+                                 for i, pin in enumerate(pins, 1)],
+            'byok_acl_cards': [2, 3],
+            'online_workstation_work_dir': str(tmp_path / 'online')}))
+        (tmp_path / 'transfer').mkdir()
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and 'cannot be undone: run again with -e byok_activate=true' in out, out[-3000:]
+        assert os.path.exists(str(tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok'))
+        offline = json.load(open(str(tmp_path / 'transfer' / 'offline-offline-ws.json')))
+        assert offline['tenant_id'] == info['tenant_id']
+        status, keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'],
+                                      token=server.connect(info['admin_user'], password))
+        assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
+
+        data = json.loads(extra.read_text())
+        data['byok_activate'] = True
+        extra.write_text(json.dumps(data))
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 0, out[-3000:]
+        assert recap(out, 'online-ws')['changed'] > 0 and recap(out, 'offline-ws')['changed'] == 0
+        code, again = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 0, again[-3000:]
+        assert recap(again, 'online-ws')['changed'] == 0 and recap(again, 'offline-ws')['changed'] == 0
+        status, keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'],
+                                      token=server.connect(info['admin_user'], password))
+        active = [k for k in keys if k['Status'] == 'Active']
+        assert len(active) == 1 and active[0]['SpkiSha256'] == offline['spki_sha256']
+        for text in (out, again):
+            for secret in pins + [password]:
+                assert secret not in text
+    finally:
+        server.stop()
