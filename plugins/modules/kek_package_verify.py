@@ -20,12 +20,18 @@ description:
   - The KEK is trusted only if its attestation, signed under the root, covers exactly this KEK and says it was
     generated in the HSM and can never leave it, and if the security-world package names the same cloud world.
   - Reads the two files only; never changes anything. Runs on the offline workstation without any HSM.
+  - With O(journal), a failed verification is recorded in the ceremony journal.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.toolset
   - keyceremony.byok.attributes
   - keyceremony.byok.attributes.INFO_MODULE
+options:
+  journal:
+    description:
+      - A ceremony journal (for example C(<world_dir>/journal.jsonl)) to record a failed verification in.
+    type: path
 requirements:
   - cryptography
 notes:
@@ -104,8 +110,8 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(TOOLSET_ARGS), needs_hsm=False)
-    run(module, work)
+    module = new_module(spec(TOOLSET_ARGS, journal={'type': 'path'}), needs_hsm=False)
+    run(module, work, journal_as='kek_package_verify')
 
 
 if __name__ == '__main__':

@@ -62,7 +62,7 @@ def work(module):
 
 def main():
     module = new_module(spec(TENANT_ARGS), needs_hsm=False)
-    run(module, work)
+    run(module, work, journal_as='tenant_info')
 
 
 if __name__ == '__main__':

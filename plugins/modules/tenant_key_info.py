@@ -107,7 +107,7 @@ def work(module):
 
 def main():
     module = new_module(spec(TENANT_ARGS, challenge={'type': 'str'}, expect_spki_sha256={'type': 'str'}), needs_hsm=False)
-    run(module, work)
+    run(module, work, journal_as='tenant_key_info')
 
 
 if __name__ == '__main__':

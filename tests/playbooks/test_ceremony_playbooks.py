@@ -66,8 +66,45 @@ def test_byok_over_internet(tmp_path):
             'byok_acl_cards': [2, 3],
             'online_workstation_work_dir': str(tmp_path / 'online')}))
         (tmp_path / 'transfer').mkdir()
+        good = json.loads(extra.read_text())
+
+        def with_vars(**change):
+            data = dict(good, **change)
+            for k in [k for k, v in change.items() if v is None]:
+                del data[k]
+            extra.write_text(json.dumps(data))
+        journal = tmp_path / 'offline' / 'world' / 'journal.jsonl'
+
+        # bad input: each run stops at its step with the module's message, and the journal says so
+        server.stop()
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and 'cannot reach the tenant at' in out
+        online_journal = [json.loads(x) for x in open(str(tmp_path / 'online' / 'journal.jsonl'))]
+        assert online_journal[-1]['outcome'] == 'failed' and online_journal[-1]['module'] == 'tenant_info'
+        server.start()
+        with_vars(byok_root_hash=None)
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and "'byok_root_hash' is undefined" in out
+        with_vars(byok_root_hash='ab' * 32)
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and 'KEK package check "root" failed' in out
+        records = [json.loads(x) for x in open(str(journal))]
+        assert (records[-1]['module'], records[-1]['outcome']) == ('kek_package_verify', 'failed')
+        world_id = json.load(open(str(tmp_path / 'offline' / 'world' / 'world.json')))['world_id']
+        with_vars(byok_acl_cards=[2])
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and '1 administrator card(s) given' in out
+        records = [json.loads(x) for x in open(str(journal))]
+        assert (records[-1]['module'], records[-1]['outcome']) == ('key_acl', 'failed')
+
+        # fixed: it completes, without a new world or key
+        with_vars()
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 2 and 'cannot be undone: run again with -e byok_activate=true' in out, out[-3000:]
+        assert json.load(open(str(tmp_path / 'offline' / 'world' / 'world.json')))['world_id'] == world_id
+        records = [json.loads(x) for x in open(str(journal))]
+        assert [r['module'] for r in records].count('security_world') == 1
+        assert [r['module'] for r in records].count('hsm_key') == 1
         assert os.path.exists(str(tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok'))
         offline = json.load(open(str(tmp_path / 'transfer' / 'offline-offline-ws.json')))
         assert offline['tenant_id'] == info['tenant_id']
@@ -75,9 +112,7 @@ def test_byok_over_internet(tmp_path):
                                       token=server.connect(info['admin_user'], password))
         assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
 
-        data = json.loads(extra.read_text())
-        data['byok_activate'] = True
-        extra.write_text(json.dumps(data))
+        with_vars(byok_activate=True)
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 0, out[-3000:]
         assert recap(out, 'online-ws')['changed'] > 0 and recap(out, 'offline-ws')['changed'] == 0
@@ -91,5 +126,6 @@ def test_byok_over_internet(tmp_path):
         for text in (out, again):
             for secret in pins + [password]:
                 assert secret not in text
+        assert len(keys) == 2
     finally:
         server.stop()
