@@ -127,5 +127,10 @@ def test_byok_over_internet(tmp_path):
             for secret in pins + [password]:
                 assert secret not in text
         assert len(keys) == 2
+        transcript = open(str(tmp_path / 'transfer' / 'ceremony-transcript.md')).read()
+        assert '| online-ws' in transcript and '| offline-ws' in transcript and 'BROKEN' not in transcript
+        assert offline['spki_sha256'] in transcript and '| key_acl | failed | 1 administrator card(s) given' in transcript
+        for secret in pins + [password]:
+            assert secret not in transcript
     finally:
         server.stop()

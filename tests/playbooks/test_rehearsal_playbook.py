@@ -58,6 +58,8 @@ def test_rehearsal_twice(tmp_path):
     for run in (first, second):
         assert re.search(r'Fingerprint +generated +%s' % record['spki_sha256'], run)
     assert 'Changed this run world=False key=False acl=False package=False upload=False' in second
+    transcript = open(str(tmp_path / 'demo' / 'transfer' / 'ceremony-transcript.md')).read()
+    assert record['spki_sha256'] in transcript and transcript.count('| intact |') == 2
     admin = json.load(open(str(tmp_path / 'demo' / 'tenant.admin.json')))
     assert admin['admin_password'] not in first and admin['admin_password'] not in second
     with socket.socket() as s:
