@@ -257,14 +257,17 @@ def recover_so_pin(world_dir, cards):
         if not entry.get('pin'):
             raise CardError('%s: no PIN given; the card holder must give the card\'s PIN' % label)
         parsed.append((card, entry['pin'], label))
-    shares = []
-    for card, pin, label in parsed:
-        shares.append((card['card'], open_card(card, pin, label)))
+    return _combine(parsed, desc['world_id'], desc['so_pin_check'])
+
+
+def _combine(parsed, world_id, so_pin_check):
+    """Open each (card, pin, label), combine the shares, and check the result against the world."""
+    shares = [(card['card'], open_card(card, pin, label)) for card, pin, label in parsed]
     try:
         so_pin = _shamir.combine(shares).decode('ascii')
     except (ValueError, UnicodeDecodeError):
         so_pin = None
-    if so_pin is None or not hmac.compare_digest(_secret_check(desc['world_id'], so_pin), desc['so_pin_check']):
+    if so_pin is None or not hmac.compare_digest(_secret_check(world_id, so_pin), so_pin_check):
         raise CardError('the cards %s opened but do not combine to this world\'s security officer PIN; one of '
                         'them is corrupted' % ', '.join(entry[2] for entry in parsed))
     return so_pin
@@ -358,17 +361,13 @@ def _new_pending(spec):
 
 def _recover_pending_so_pin(spec, pending):
     """Re-open the pending world's own card blobs with the PINs given now."""
-    shares = []
     by_path = dict((c['path'], c) for c in pending['cards'])
+    parsed = []
     for entry in spec.cards:
         card_rec = by_path[entry['path']]
         label = 'card %d (%s)' % (card_rec['card'], entry['path'])
-        card = parse_card(_unb64(card_rec['file']), label)
-        shares.append((card['card'], open_card(card, entry['pin'], label)))
-    so_pin = _shamir.combine(shares).decode('ascii')
-    if not hmac.compare_digest(_secret_check(pending['world_id'], so_pin), pending['so_pin_check']):
-        raise WorldError('the unfinished world in %s cannot be resumed: its cards do not combine' % spec.world.pending_path)
-    return so_pin
+        parsed.append((parse_card(_unb64(card_rec['file']), label), entry['pin'], label))
+    return _combine(parsed, pending['world_id'], pending['so_pin_check'])
 
 
 def _check_pending_matches(spec, pending):

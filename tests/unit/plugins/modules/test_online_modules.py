@@ -43,9 +43,10 @@ def test_tenant_info_four_way(served):
 
 def test_byok_toolset_four_way(served, tmp_path):
     args = dict(served.conn, region='NA', dest=str(tmp_path / 'media'))
+    first = run_module(byok_toolset, args, check_mode=True)
+    assert first['changed'] and not os.path.exists(str(tmp_path / 'media'))
     check, real, check_again, again = four_way(byok_toolset, args)
     assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
-    assert not os.path.exists(str(tmp_path / 'media')) or check['changed']
     assert real['root_hash'] == served.tenant['root_hash']
     with open(real['kek_package'], 'rb') as f, open(served.toolset['kek_package'], 'rb') as g:
         assert f.read() == g.read()
