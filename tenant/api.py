@@ -27,7 +27,8 @@ from pydantic import BaseModel, Field
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import verify_password
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS, group_hash
-from ansible_collections.keyceremony.byok.plugins.module_utils._tenant import possession_message
+from ansible_collections.keyceremony.byok.plugins.module_utils._byok import possession_message
+from ansible_collections.keyceremony.byok.tenant.store import key_view
 
 API = '/api/v1'
 MAX_BODY = 10 * 1024 * 1024
@@ -69,11 +70,6 @@ class Key(BaseModel):
     CreationTime: str
     SpkiSha256: str
     FriendlyName: Optional[str] = None
-
-
-def _key(row):
-    return {'KeyIdentifier': row['key_identifier'], 'KeyType': row['key_type'], 'Status': row['status'],
-            'CreationTime': row['creation_time'], 'SpkiSha256': row['spki_sha256'], 'FriendlyName': row['friendly_name']}
 
 
 def _now():
@@ -229,7 +225,7 @@ def create_app(service, session_ttl=3600):
     @app.get(API + '/tenants/{tenant_id}/keys', response_model=List[Key], summary='Get-AadrmKeys')
     def keys(tenant_id: str, row=Depends(session)):
         tenant_of(tenant_id, row)
-        return [_key(k) for k in service.store.keys(tenant_id)]
+        return [key_view(k) for k in service.store.keys(tenant_id)]
 
     @app.post(API + '/tenants/{tenant_id}/keys', summary='Add-AadrmKey -KeyFile: import a transfer package')
     def add_key(tenant_id: str, body: KeyUpload, row=Depends(session)):
@@ -238,7 +234,7 @@ def create_app(service, session_ttl=3600):
             got = tenant.receive(body.package.encode('utf-8'), active=body.active)
         except ByokError as e:
             raise refused(e)
-        return {'created': got['imported'], 'key': _key(got['key'])}
+        return {'created': got['imported'], 'key': key_view(got['key'])}
 
     @app.post(API + '/tenants/{tenant_id}/keys/{key_identifier}/activate',
               summary='Set-AadrmKeyProperties -Active $true (irreversible: the active key is archived)')
@@ -247,7 +243,7 @@ def create_app(service, session_ttl=3600):
         key, changed = service.store.activate(tenant_id, key_identifier)
         if key is None:
             raise HTTPException(404, 'tenant %s has no key %s' % (tenant_id, key_identifier))
-        return {'changed': changed, 'key': _key(key)}
+        return {'changed': changed, 'key': key_view(key)}
 
     @app.post(API + '/tenants/{tenant_id}/possession', summary='Sign a challenge with the active key')
     def possession(tenant_id: str, body: Challenge, row=Depends(session)):
@@ -277,7 +273,7 @@ def create_app(service, session_ttl=3600):
                                     body.active, body.friendly_name)
         except ByokError as e:
             raise refused(e)
-        return {'created': got['created'], 'tpd': got['tpd'], 'key': _key(got['key'])}
+        return {'created': got['created'], 'tpd': got['tpd'], 'key': key_view(got['key'])}
 
     return app
 

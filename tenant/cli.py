@@ -7,6 +7,7 @@
     byok-tenant init        --data-dir DIR [--tenant-id GUID] [--admin-user U] [--server-name NAME ...]
     byok-tenant add-tenant  --data-dir DIR [--tenant-id GUID] [--admin-user U]
     byok-tenant info        --data-dir DIR [--tenant-id GUID]
+    byok-tenant keys        --data-dir DIR [--tenant-id GUID]
     byok-tenant toolset     --data-dir DIR [--tenant-id GUID] --region NA --out OUT
     byok-tenant receive     --data-dir DIR [--tenant-id GUID] --package FILE
     byok-tenant serve       --data-dir DIR [--listen 127.0.0.1:8443] [--session-ttl 3600]
@@ -43,6 +44,7 @@ def parser():
     c.add_argument('--tenant-id')
     c.add_argument('--admin-user')
     for name, text in (('info', 'print the tenant ID, root hash and KEKs'),
+                       ('keys', "list the tenant's keys, the active one first"),
                        ('toolset', 'write the regional BYOK toolset (KEK and security-world packages)'),
                        ('receive', 'check a transfer package and import its key (it becomes the active key)')):
         c = sub.add_parser(name, help=text)
@@ -81,6 +83,10 @@ def run(args):
     tenant = service.tenant(args.tenant_id)
     if args.command == 'info':
         return tenant.info()
+    if args.command == 'keys':
+        from ansible_collections.keyceremony.byok.tenant.store import key_view
+        keys = [key_view(k) for k in service.store.keys(tenant.tenant_id)]
+        return {'tenant_id': tenant.tenant_id, 'keys': sorted(keys, key=lambda k: k['Status'] != 'Active')}
     if args.command == 'toolset':
         return tenant.toolset(args.region, args.out)
     try:

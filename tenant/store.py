@@ -236,3 +236,9 @@ def _insert_key(db, tenant_id, key, status):
     db.execute('INSERT INTO keys VALUES (:key_identifier, :tenant_id, :key_type, :status, :creation_time, '
                ':spki_sha256, :friendly_name, :hsm_label, :source)', row)
     return row
+
+
+def key_view(row):
+    """A key as the tenant API and `byok-tenant keys` show it (the names of Get-AadrmKeys)."""
+    return {'KeyIdentifier': row['key_identifier'], 'KeyType': row['key_type'], 'Status': row['status'],
+            'CreationTime': row['creation_time'], 'SpkiSha256': row['spki_sha256'], 'FriendlyName': row['friendly_name']}

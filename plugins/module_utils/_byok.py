@@ -259,3 +259,12 @@ def pkcs8_from_kwp_payload(payload):
         raise TransferPackageError('the unwrapped payload has %d byte(s) after the PKCS#8 that are not the up to %d '
                                    'zero bytes of SoftHSM2\'s padding' % (len(trailing), SOFTHSM_PADDING_MAX))
     return payload[:total]
+
+
+def possession_message(tenant_id, challenge):
+    """What the active key signs to prove possession: bound to the tenant and the caller's challenge.
+
+    Shared by the tenant service (which signs) and tenant_key_info (which verifies); kept here, away
+    from the HTTPS client, so that the service needs no Ansible on its host.
+    """
+    return b'keyceremony.byok/possession/1\0' + tenant_id.encode('ascii') + b'\0' + challenge

@@ -31,11 +31,6 @@ class TenantError(ByokError):
         self.status = status
 
 
-def possession_message(tenant_id, challenge):
-    """What the active key signs to prove possession: bound to the tenant and the caller's challenge."""
-    return b'keyceremony.byok/possession/1\0' + tenant_id.encode('ascii') + b'\0' + challenge
-
-
 class TenantClient(object):
     def __init__(self, url, user, password, ca_path=None, validate_certs=True, timeout=60):
         if not url or not url.startswith('https://'):

@@ -75,7 +75,7 @@ import hashlib
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import spki_der_from_pem, verify_pss_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
-from ansible_collections.keyceremony.byok.plugins.module_utils._tenant import possession_message
+from ansible_collections.keyceremony.byok.plugins.module_utils._byok import possession_message
 
 
 def work(module):

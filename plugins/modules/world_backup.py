@@ -30,7 +30,7 @@ options:
   token_dir:
     description:
       - The folder holding the token's files. Defaults to the C(directories.tokendir) of the SoftHSM2 configuration
-        named by E(SOFTHSM2_CONF).
+        named by E(SOFTHSM2_CONF), or of C(/etc/softhsm/softhsm2.conf) when it is not set (as SoftHSM2 itself does).
     type: path
   dest:
     description:
@@ -75,6 +75,8 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import WORLD_ARGS, new_module, run, spec
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World
 
+SOFTHSM2_SYSTEM_CONF = '/etc/softhsm/softhsm2.conf'  # what SoftHSM2 reads when SOFTHSM2_CONF is not set
+
 
 def work(module):
     p = module.params
@@ -82,9 +84,11 @@ def work(module):
     desc = world.descriptor()
     token_dir = p['token_dir']
     if not token_dir:
-        if not os.environ.get('SOFTHSM2_CONF'):
-            raise ByokError('give token_dir, or set SOFTHSM2_CONF so the token folder can be found')
-        token_dir = _backup.softhsm_tokendir(os.environ['SOFTHSM2_CONF'])
+        conf = os.environ.get('SOFTHSM2_CONF') or SOFTHSM2_SYSTEM_CONF
+        if not os.path.isfile(conf):
+            raise ByokError('give token_dir, or set SOFTHSM2_CONF, so the token folder can be found (%s is missing)'
+                            % conf)
+        token_dir = _backup.softhsm_tokendir(conf)
     name, hashes = _backup.plan(world.dir, desc['world_id'], token_dir)
     final = os.path.join(p['dest'], name)
     result = {'backup_dir': final, 'manifest': os.path.join(final, 'MANIFEST.sha256'), 'files': len(hashes)}
