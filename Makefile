@@ -10,12 +10,13 @@ APT_PACKAGES := softhsm2 opensc shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt-packages demo test pytest sanity clean
+.PHONY: help setup apt-packages demo test pytest sanity molecule containers clean
 
 help:
 	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
 	@echo "make demo    set up, then run the rehearsal ceremony on a SoftHSM2 token in .demo/"
-	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity)"
+	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity, molecule)"
+	@echo "make molecule  the molecule scenarios alone, in podman (sets podman up and builds the image when missing)"
 
 setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK) $(BIN)/byok-tenant
 
@@ -46,13 +47,21 @@ $(BIN)/byok-tenant: Makefile $(BIN)/.installed
 demo: setup
 	$(BIN)/ansible-playbook playbooks/rehearsal.yml
 
-test: setup pytest sanity
+test: setup pytest sanity molecule
 
 pytest:
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 sanity:
 	ANSIBLE_TEST=$(CURDIR)/$(BIN)/ansible-test scripts/sanity.sh
+
+# podman with runc, and the scenarios' image built from Debian's packages (only when missing).
+containers: setup
+	scripts/containers-setup.sh
+	PIP=$(CURDIR)/$(BIN)/pip scripts/build-image.sh
+
+molecule: containers
+	scripts/molecule.sh
 
 clean:
 	rm -rf .demo .build tests/output .pytest_cache .hypothesis

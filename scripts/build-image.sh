@@ -18,10 +18,10 @@ image=${1:-localhost/keyceremony-byok:bookworm}
 pip=${PIP:-$repo/.venv/bin/pip}
 wheels="PyKCS11 cryptography fastapi uvicorn"
 
-pins=""
+pins=()
 for w in $wheels; do
   pin=$(grep -i "^$w==" "$repo/requirements.txt") || { echo "build-image: no pin for $w in requirements.txt" >&2; exit 1; }
-  pins="$pins $pin"
+  pins+=("$pin")
 done
 recipe=$(cat "${BASH_SOURCE[0]}" "$repo/requirements.txt" | sha256sum | cut -c1-16)
 
@@ -37,10 +37,10 @@ rootfs=$work/rootfs
 echo "build-image: debootstrap bookworm into $rootfs"
 debootstrap --variant=minbase --include=python3,softhsm2,opensc,ca-certificates bookworm "$rootfs" >"$work/debootstrap.log" 2>&1 ||
   { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-echo "build-image: Python libraries:$pins"
+echo "build-image: Python libraries: ${pins[*]}"
 # Same Python (3.11) and glibc as the image: the host's pip fetches manylinux wheels for it.
 "$pip" install --quiet --disable-pip-version-check --no-compile --only-binary :all: \
-  --target "$rootfs/usr/local/lib/python3.11/dist-packages" $pins
+  --target "$rootfs/usr/local/lib/python3.11/dist-packages" "${pins[@]}"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 tar -C "$rootfs" -c . | podman import --quiet --change "LABEL keyceremony.recipe=$recipe" --change 'CMD ["sleep", "infinity"]' \
   - "$image" >/dev/null

@@ -15,14 +15,14 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 
-missing=""
+missing=()
 for p in podman runc debootstrap; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-if [ -n "$missing" ]; then
-  echo "containers-setup: installing Debian packages:$missing"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "containers-setup: installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
 conf=/etc/containers/containers.conf

@@ -112,8 +112,8 @@ def test_no_secret_outside_its_place(ws, controller):
     # the module credential lives in the world, and in the backups of the world made for the safe
     holding = files_holding(ws, user_pin)
     assert WORLD + '/module_credential.json' in holding
-    assert all(f == WORLD + '/module_credential.json' or re.match(r'^/var/lib/keyceremony/backup/world-[0-9a-f]+-[0-9a-f]+'
-                                                                    r'/world/module_credential.json$', f) for f in holding)
+    backup = re.compile(r'^/var/lib/keyceremony/backup/world-[0-9a-f]+-[0-9a-f]+/world/module_credential.json$')
+    assert all(f == WORLD + '/module_credential.json' or backup.match(f) for f in holding)
     assert _controller_files_holding(controller, user_pin) == []
     # nothing of a module run is left behind
     assert ws.run('find /root/.ansible/tmp -mindepth 1 2>/dev/null').stdout.strip() == ''
