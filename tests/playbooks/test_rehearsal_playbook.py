@@ -55,23 +55,32 @@ def test_rehearsal_twice(tmp_path):
     assert changed_tasks(second) == ['keyceremony.byok.rehearsal_tenant : Start it in the background (it outlives the play)',
                                      'keyceremony.byok.rehearsal_tenant : Stop the service']
     record = json.load(open(str(tmp_path / 'demo' / 'world' / 'key_simple_contosokey')))
+    migrated = json.load(open(str(tmp_path / 'demo' / 'world' / 'key_mscapi_adrms2019')))
     for run in (first, second):
-        assert re.search(r'Fingerprint +generated +%s' % record['spki_sha256'], run)
-    assert 'Changed this run world=False key=False acl=False package=False upload=False' in second
+        # the BYOK key was uploaded, then superseded by the AD RMS key the migration brought
+        assert re.search(r'BYOK fingerprint +%s' % record['spki_sha256'], run)
+        assert re.search(r'BYOK key +key_simple_contosokey: RSA 2048, Archived in the tenant', run)
+        assert re.search(r'Fingerprint +generated +%s' % migrated['spki_sha256'], run)
+        assert re.search(r'Migrated key +key_mscapi_adrms2019: RSA 2048, TPDs 7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a, '
+                         r'7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1b', run)
+    assert 'upload=True migration=True' in ' '.join(first.split())
+    assert 'Changed this run world=False key=False acl=False package=False upload=False migration=False' in \
+        ' '.join(second.split())
     transcript = open(str(tmp_path / 'demo' / 'transfer' / 'ceremony-transcript.md')).read()
-    assert record['spki_sha256'] in transcript and transcript.count('| intact |') == 2
+    assert record['spki_sha256'] in transcript and migrated['spki_sha256'] in transcript
+    assert transcript.count('| intact |') == 2 and 'tpd_import' in transcript
     admin = json.load(open(str(tmp_path / 'demo' / 'tenant.admin.json')))
     assert admin['admin_password'] not in first and admin['admin_password'] not in second
     with socket.socket() as s:
         assert s.connect_ex(('127.0.0.1', play.port)) != 0, 'the tenant service was left running'
     for run in (first, second):
         assert 'Match            YES' in run and 'Possession       verified=True' in run
-        assert re.search(r'Fingerprint +active +%s' % record['spki_sha256'], run)
-    pins = [open(str(tmp_path / 'demo' / 'pins' / name)).read().strip() for name in ('card1', 'card2', 'card3')]
+        assert re.search(r'Fingerprint +active +%s' % migrated['spki_sha256'], run)
+    pins = [open(str(tmp_path / 'demo' / 'pins' / name)).read().strip() for name in ('card1', 'card2', 'card3', 'tpd')]
     for pin in pins:
         assert pin not in first and pin not in second
     assert re.search(r'Journal +\d+ records, intact=True', first)
     assert re.search(r'Journal +\d+ records, intact=True', second)
     assert os.stat(str(tmp_path / 'demo' / 'tenant.admin.json')).st_mode & 0o777 == 0o600
-    for name in ('pins', 'cards', 'world', 'tokens', 'tenant', 'media', 'transfer', 'backup', 'online'):
+    for name in ('pins', 'cards', 'world', 'tokens', 'tenant', 'media', 'transfer', 'migration', 'backup', 'online'):
         assert os.stat(str(tmp_path / 'demo' / name)).st_mode & 0o777 == 0o700
