@@ -62,7 +62,7 @@ def test_rehearsal_twice(tmp_path):
         assert re.search(r'BYOK key +key_simple_contosokey: RSA 2048, Archived in the tenant', run)
         assert re.search(r'Fingerprint +generated +%s' % migrated['spki_sha256'], run)
         assert re.search(r'Migrated key +key_mscapi_adrms2019: RSA 2048, TPDs 7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a, '
-                         r'7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1b', run)
+                         r'7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1b', ' '.join(run.split()))
     assert 'upload=True migration=True' in ' '.join(first.split())
     assert 'Changed this run world=False key=False acl=False package=False upload=False migration=False' in \
         ' '.join(second.split())
