@@ -24,10 +24,17 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
 
 SKIP = ('.lock', '.journal.lock')
 VOLATILE = ('token.object', 'journal.jsonl', 'journal.jsonl.head')
+SOFTHSM2_SYSTEM_CONF = '/etc/softhsm/softhsm2.conf'  # what SoftHSM2 reads when SOFTHSM2_CONF is not set
 
 
-def softhsm_tokendir(conf_path):
-    """The tokendir of a SoftHSM2 configuration file."""
+def softhsm_tokendir(conf_path=None):
+    """The tokendir of a SoftHSM2 configuration file: the one given, else the one SoftHSM2 itself
+    would read ($SOFTHSM2_CONF, else its system configuration)."""
+    if not conf_path:
+        conf_path = os.environ.get('SOFTHSM2_CONF') or SOFTHSM2_SYSTEM_CONF
+        if not os.path.isfile(conf_path):
+            raise ByokError('give token_dir, or set SOFTHSM2_CONF, so the token folder can be found (%s is missing)'
+                            % conf_path)
     try:
         with open(conf_path) as f:
             for line in f:

@@ -75,20 +75,12 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import WORLD_ARGS, new_module, run, spec
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World
 
-SOFTHSM2_SYSTEM_CONF = '/etc/softhsm/softhsm2.conf'  # what SoftHSM2 reads when SOFTHSM2_CONF is not set
-
 
 def work(module):
     p = module.params
     world = World(p['world_dir'])
     desc = world.descriptor()
-    token_dir = p['token_dir']
-    if not token_dir:
-        conf = os.environ.get('SOFTHSM2_CONF') or SOFTHSM2_SYSTEM_CONF
-        if not os.path.isfile(conf):
-            raise ByokError('give token_dir, or set SOFTHSM2_CONF, so the token folder can be found (%s is missing)'
-                            % conf)
-        token_dir = _backup.softhsm_tokendir(conf)
+    token_dir = p['token_dir'] or _backup.softhsm_tokendir()
     name, hashes = _backup.plan(world.dir, desc['world_id'], token_dir)
     final = os.path.join(p['dest'], name)
     result = {'backup_dir': final, 'manifest': os.path.join(final, 'MANIFEST.sha256'), 'files': len(hashes)}
