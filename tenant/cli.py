@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """byok-tenant: the rehearsal tenant service, the cloud's half of the ceremony.
 
-    byok-tenant init        --data-dir DIR [--tenant-id GUID] [--admin-user U] [--server-name NAME ...]
-    byok-tenant add-tenant  --data-dir DIR [--tenant-id GUID] [--admin-user U]
+    byok-tenant init        --data-dir DIR [--tenant-id GUID] [--admin-user U] [--server-name NAME ...] [--credentials FILE]
+    byok-tenant add-tenant  --data-dir DIR [--tenant-id GUID] [--admin-user U] [--credentials FILE]
     byok-tenant info        --data-dir DIR [--tenant-id GUID]
     byok-tenant keys        --data-dir DIR [--tenant-id GUID]
     byok-tenant toolset     --data-dir DIR [--tenant-id GUID] --region NA --out OUT
@@ -14,7 +14,8 @@
     byok-tenant openapi
 
 Every command but serve prints one JSON object on success; a refusal prints one line on stderr
-and exits 1. The administrator's password is printed by init and add-tenant, this once only.
+and exits 1. The administrator's password is printed by init and add-tenant, this once only;
+with --credentials FILE it is written to FILE (0600, atomically) instead, and not printed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +27,12 @@ import os
 import sys
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import write_private_json
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS
+
+
+CREDENTIALS_HELP = ("write the result, with the administrator's password, to this file (0600, atomically) "
+                    "and print it without the password")
 
 
 def parser():
@@ -39,10 +45,12 @@ def parser():
     c.add_argument('--admin-user', help='the tenant administrator (default admin@<tenant id prefix>)')
     c.add_argument('--server-name', action='append', default=[],
                    help='a name or address clients use to reach the service (repeat; localhost and 127.0.0.1 always)')
+    c.add_argument('--credentials', help=CREDENTIALS_HELP)
     c = sub.add_parser('add-tenant', help='add a tenant to the service')
     c.add_argument('--data-dir', required=True)
     c.add_argument('--tenant-id')
     c.add_argument('--admin-user')
+    c.add_argument('--credentials', help=CREDENTIALS_HELP)
     for name, text in (('info', 'print the tenant ID, root hash and KEKs'),
                        ('keys', "list the tenant's keys, the active one first"),
                        ('toolset', 'write the regional BYOK toolset (KEK and security-world packages)'),
@@ -66,8 +74,8 @@ def parser():
 def run(args):
     from ansible_collections.keyceremony.byok.tenant import datadir
     if args.command == 'init':
-        return datadir.init(args.data_dir, args.tenant_id, args.pkcs11_module, admin_user=args.admin_user,
-                            server_names=args.server_name)
+        return _shown_once(args, datadir.init(args.data_dir, args.tenant_id, args.pkcs11_module,
+                                              admin_user=args.admin_user, server_names=args.server_name))
     if args.command == 'openapi':
         from ansible_collections.keyceremony.byok.tenant import api
         return api.create_app(None).openapi()
@@ -75,7 +83,7 @@ def run(args):
     if args.command == 'add-tenant':
         info = datadir.add_tenant(service, args.tenant_id, admin_user=args.admin_user)
         info.update(data_dir=service.dir, ca_path=service.ca_path)
-        return info
+        return _shown_once(args, info)
     if args.command == 'serve':
         from ansible_collections.keyceremony.byok.tenant import api
         api.serve(service, args.listen, args.session_ttl)
@@ -95,6 +103,16 @@ def run(args):
     except IOError as e:
         raise ByokError('cannot read the package %s: %s' % (args.package, e.strerror))
     return tenant.receive(data)
+
+
+def _shown_once(args, info):
+    """The administrator's password leaves this process once: in the credentials file, or printed."""
+    if not args.credentials:
+        return info
+    write_private_json(args.credentials, info)
+    shown = dict((k, v) for k, v in info.items() if k != 'admin_password')
+    shown['credentials'] = os.path.abspath(args.credentials)
+    return shown
 
 
 def main(argv=None):

@@ -38,6 +38,23 @@ def test_init_refuses_a_bad_tenant_id(tmp_path):
     assert code == 1 and 'is not a GUID' in err and not os.path.exists(str(tmp_path / 't'))
 
 
+def test_credentials_go_to_a_private_file_not_to_stdout(tmp_path):
+    creds = tmp_path / 'keep' / 'admin.json'
+    os.makedirs(str(creds.parent))
+    code, out, err = cli('init', '--data-dir', str(tmp_path / 't'), '--credentials', str(creds))
+    assert code == 0, err
+    kept, shown = json.loads(creds.read_text()), json.loads(out)
+    assert os.stat(str(creds)).st_mode & 0o777 == 0o600
+    assert len(kept['admin_password']) >= 16 and kept['admin_password'] not in out and 'admin_password' not in shown
+    assert shown['credentials'] == str(creds) and shown['tenant_id'] == kept['tenant_id']
+    assert dict(kept, credentials=str(creds)) == dict(shown, admin_password=kept['admin_password'])
+    more = tmp_path / 'keep' / 'second.json'
+    code, out, err = cli('add-tenant', '--data-dir', str(tmp_path / 't'), '--credentials', str(more))
+    second = json.loads(more.read_text())
+    assert code == 0 and second['admin_password'] not in out and second['tenant_id'] != kept['tenant_id']
+    assert os.stat(str(more)).st_mode & 0o777 == 0o600
+
+
 def test_unknown_region_and_missing_tenant(tmp_path):
     code, out, err = cli('toolset', '--data-dir', str(tmp_path), '--region', 'XX', '--out', str(tmp_path / 'o'))
     assert code == 2 and 'invalid choice' in err
