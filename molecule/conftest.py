@@ -43,7 +43,9 @@ def read_json(host, path):
 
 def files_holding(host, secret, roots=('/etc', '/var', '/opt', '/root', '/tmp', '/home', '/usr/local')):
     """Every file under roots whose bytes contain secret (grep -F, binary files included)."""
-    out = host.run('grep -rlF -- %s %s 2>/dev/null' % (_quote(secret), ' '.join(roots)))
+    # -D skip: FIFOs, sockets and devices are not read (a FIFO would block); an error fails the check
+    out = host.run('grep -rlF -D skip -- %s %s' % (_quote(secret), ' '.join(roots)))
+    assert out.rc in (0, 1), 'grep failed on %s: %s' % (host.backend.hostname, out.stderr)
     return sorted(line for line in out.stdout.splitlines() if line)
 
 

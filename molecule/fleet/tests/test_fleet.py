@@ -72,7 +72,10 @@ def test_a_package_for_the_wrong_tenant_stops_the_play(hosts, controller, genera
     assert generated['byok-fl-off1'] not in [k['SpkiSha256'] for k in keys]
 
 
-def test_no_card_pin_on_any_container(hosts):
+def test_no_secret_outside_its_place(hosts):
+    tenant = hosts['byok-fl-tenant']
+    admin = read_json(tenant, TENANT + '.admin-%s.json' % FLEET['byok-fl-off2'][1])['admin_password']
+    assert files_holding(tenant, admin) == [TENANT + '.admin-%s.json' % FLEET['byok-fl-off2'][1]]
     for host in hosts.values():
         for pin in ('fleet-card-pin-1', 'fleet-card-pin-2', 'fleet-card-pin-3'):
             assert files_holding(host, pin) == []

@@ -64,5 +64,6 @@ def test_the_package_arrived_as_it_left(online, offline_record):
 
 def test_no_administrator_password_on_the_workstation(online, tenant):
     password = read_json(tenant, TENANT + '.admin.json')['admin_password']
+    assert files_holding(tenant, password) == [TENANT + '.admin.json']  # the one place it is kept
     assert files_holding(online, password) == []
     assert online.run('find /root/.ansible/tmp -mindepth 1 2>/dev/null').stdout.strip() == ''

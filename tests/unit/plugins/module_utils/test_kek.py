@@ -87,32 +87,19 @@ def test_wrong_pinned_root_hash(keys):
     assert e.value.check == 'root' and 'not under the pinned root' in str(e.value)
 
 
-def test_signed_by_another_root(keys):
-    # A forger re-signs the whole chain under their own root but keeps the real root's key in the package.
-    kek, world = toolset(keys, root='other_root')
+@pytest.mark.parametrize('root, part, swapped_in, check', [
+    # a forger re-signs the whole chain under their own root but keeps the real root's key in the package
+    ('other_root', 'root', 'root', 'attestation key certificate'),
+    ('root', 'kek', 'other_kek', 'attestation covers this KEK'),
+    ('root', 'attestation_key', 'other_att', 'attestation key certificate'),
+])
+def test_a_swapped_key_breaks_the_chain(keys, root, part, swapped_in, check):
+    kek, world = toolset(keys, root=root)
     pkg = json.loads(kek.decode())
-    pkg['root']['public_key'] = _kek.b64e(keys['root'].spki)
+    pkg[part]['public_key'] = _kek.b64e(keys[swapped_in].spki)
     with pytest.raises(_kek.KekPackageError) as e:
         _kek.verify_toolset(json.dumps(pkg).encode(), world, keys['root'].hash)
-    assert e.value.check == 'attestation key certificate'
-
-
-def test_attestation_for_another_kek(keys):
-    kek, world = toolset(keys)
-    pkg = json.loads(kek.decode())
-    pkg['kek']['public_key'] = _kek.b64e(keys['other_kek'].spki)
-    with pytest.raises(_kek.KekPackageError) as e:
-        _kek.verify_toolset(json.dumps(pkg).encode(), world, keys['root'].hash)
-    assert e.value.check == 'attestation covers this KEK'
-
-
-def test_attestation_key_swapped(keys):
-    kek, world = toolset(keys)
-    pkg = json.loads(kek.decode())
-    pkg['attestation_key']['public_key'] = _kek.b64e(keys['other_att'].spki)
-    with pytest.raises(_kek.KekPackageError) as e:
-        _kek.verify_toolset(json.dumps(pkg).encode(), world, keys['root'].hash)
-    assert e.value.check == 'attestation key certificate'
+    assert e.value.check == check
 
 
 @pytest.mark.parametrize('change', [{'extractable': True}, {'never_extractable': False}, {'local': False},
