@@ -28,7 +28,8 @@ failed=() summary=()
 for s in "${scenarios[@]}"; do
   start=$(date +%s)
   echo "molecule: scenario $s (log in $logs/$s.log)"
-  if molecule test -s "$s" >"$logs/$s.log" 2>&1; then
+  # each line stamped with the time, so that the log shows what each step cost
+  if molecule test -s "$s" 2>&1 | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done >"$logs/$s.log"; then
     result=passed
   else
     result=FAILED

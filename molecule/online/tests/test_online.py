@@ -50,6 +50,13 @@ def test_the_active_key_is_the_one_generated_offline(tenant, offline_record):
     assert listed['tenant_id'] == offline_record['tenant_id']
 
 
+def test_the_role_installed_the_missing_library_from_debian(online):
+    # prepare took the image's cryptography away; the role installed Debian's package
+    assert online.package('python3-cryptography').is_installed
+    where = online.check_output('/usr/bin/python3 -c "import cryptography; print(cryptography.__file__)"')
+    assert where.startswith('/usr/lib/python3/dist-packages/cryptography/')
+
+
 def test_the_online_journal(online):
     records = [json.loads(line) for line in online.file(WORK + '/journal.jsonl').content_string.splitlines()]
     assert [r['module'] for r in records if r['outcome'] == 'changed'] == ['byok_toolset', 'tenant_key']
