@@ -9,14 +9,17 @@ COLLECTION_LINK := .collections/ansible_collections/keyceremony/byok
 APT_PACKAGES := softhsm2 opensc shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# the tests spread over every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process
+PYTEST_WORKERS ?= auto
 
-.PHONY: help setup apt-packages demo test pytest sanity molecule containers clean
+.PHONY: help setup apt-packages demo test pytest sanity molecule containers bench clean
 
 help:
 	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
 	@echo "make demo    set up, then run the rehearsal ceremony on a SoftHSM2 token in .demo/"
 	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity, molecule)"
 	@echo "make molecule  the molecule scenarios alone, in podman (sets podman up and builds the image when missing)"
+	@echo "make bench   time the ceremony against one process, a fleet, and the HSM floor (docs/performance.md; not in make test)"
 
 setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK) $(BIN)/byok-tenant
 
@@ -50,7 +53,7 @@ demo: setup
 test: setup pytest sanity molecule
 
 pytest:
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 sanity:
 	ANSIBLE_TEST=$(CURDIR)/$(BIN)/ansible-test scripts/sanity.sh
@@ -62,6 +65,12 @@ containers: setup
 
 molecule: containers
 	scripts/molecule.sh
+
+# Not part of `make test`: timings, not assertions. BENCH_ARGS="--before <commit>" measures an earlier
+# tree beside this one; "--runs 5", "--only keys" and the others: python bench/bench.py --help.
+BENCH_ARGS ?=
+bench: setup
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .build tests/output .pytest_cache .hypothesis
