@@ -256,12 +256,10 @@ def run_ceremony(base, trees, runs, results):
 
 def run_fleet(base, trees, sizes, runs, results):
     tenants = Tenants(base, max(sizes))
-    results['fleet'] = {}
-    for label, tree in trees.items():
-        per = {}
-        for n in sizes:
-            walls = []
-            for run in range(runs):
+    walls = dict((label, dict((n, []) for n in sizes)) for label in trees)
+    for n in sizes:
+        for run in range(runs):
+            for label, tree in trees.items():  # interleaved, so that before and after see the same machine
                 work = os.path.join(base, 'fleet-%s-%d-%d' % (label, n, run))
                 try:
                     wall = fleet_playbook(tree, base, work, tenants.serve_copy()[:n])
@@ -269,8 +267,11 @@ def run_fleet(base, trees, sizes, runs, results):
                     tenants.stop()
                 shutil.rmtree(work, ignore_errors=True)
                 say('fleet %s N=%d run %d: %.1f s' % (label, n, run + 1, wall))
-                walls.append(wall)
-            per[str(n)] = {'wall': stats(walls), 'per_ceremony': stats([w / n for w in walls])}
+                walls[label][n].append(wall)
+    results['fleet'] = {}
+    for label in trees:
+        per = dict((str(n), {'wall': stats(walls[label][n]), 'per_ceremony': stats([w / n for w in walls[label][n]])})
+                   for n in sizes)
         one = per[str(sizes[0])]['per_ceremony']['median'] if sizes[0] == 1 else None
         for n in sizes:
             per[str(n)]['speedup'] = one / per[str(n)]['per_ceremony']['median'] if one else None
@@ -319,6 +320,8 @@ def machine():
 # --- the table ---------------------------------------------------------------------------------
 
 def m(entry):
+    if entry['max'] < 0.1:
+        return '%.1f ms (%.1f-%.1f)' % (entry['median'] * 1000, entry['min'] * 1000, entry['max'] * 1000)
     return '%.2f (%.2f-%.2f)' % (entry['median'], entry['min'], entry['max'])
 
 

@@ -32,6 +32,12 @@ options:
       - The transfer package C(KeyTransferPackage-<name>.byok) made by M(keyceremony.byok.transfer_package).
       - Mutually exclusive with O(key_identifier).
     type: path
+  key_file_sha256:
+    description:
+      - The SHA-256 (hex) that the offline side recorded for O(key_file) when it made the package. A file that differs
+        (damaged or replaced on the way) is refused before anything is sent. The hash is taken of the bytes that are
+        uploaded, so nothing can change between the check and the upload.
+    type: str
   key_identifier:
     description:
       - The C(KeyIdentifier) (GUID) of a key the tenant holds, to make it active. Requires O(active=true).
@@ -61,6 +67,7 @@ EXAMPLES = r'''
     admin_password: "{{ tenant_admin_password }}"
     ca_path: /etc/keyceremony/tenant-ca.pem
     key_file: /media/transfer/KeyTransferPackage-ContosoBYOK.byok
+    key_file_sha256: "{{ lookup('ansible.builtin.file', '/media/transfer/KeyTransferPackage-ContosoBYOK.byok.sha256').split()[0] }}"
     force: true
   register: uploaded
 
@@ -95,6 +102,7 @@ actions:
   sample: ["upload KeyTransferPackage-ContosoBYOK.byok", "make the key active"]
 '''
 
+import hashlib
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
@@ -116,6 +124,10 @@ def work(module):
                 package = f.read()
         except IOError as e:
             raise ByokError('cannot read key_file %s: %s' % (p['key_file'], e.strerror))
+        if p['key_file_sha256'] and hashlib.sha256(package).hexdigest() != p['key_file_sha256'].strip().lower():
+            raise ByokError('%s has SHA-256 %s, but the offline workstation recorded %s: it changed on the way; do not '
+                            'upload it, bring the package again from the offline workstation'
+                            % (p['key_file'], hashlib.sha256(package).hexdigest(), p['key_file_sha256']))
         spki = parse_package(package)['binding']['spki_sha256']
     actions = []
     with tenant_client(p) as client:
@@ -146,7 +158,8 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_identifier={'type': 'str'},
+    module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_file_sha256={'type': 'str', 'no_log': False},
+                             key_identifier={'type': 'str'},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier')],
                         required_one_of=[('key_file', 'key_identifier')],

@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import os
 
 import pytest
@@ -64,7 +65,9 @@ def test_byok_toolset_replaces_a_changed_file(served, tmp_path):
 
 def test_tenant_key_upload_needs_force_then_four_way(served, tmp_path):
     journal = str(tmp_path / 'online' / 'journal.jsonl')
-    args = dict(served.conn, key_file=served.package['path'], journal=journal)
+    with open(served.package['path'], 'rb') as f:
+        recorded = hashlib.sha256(f.read()).hexdigest()
+    args = dict(served.conn, key_file=served.package['path'], journal=journal, key_file_sha256=recorded.upper())
     refused = run_module(tenant_key, args)
     assert refused.failed and 'irreversible' in refused['msg'] and 'force=true' in refused['msg']
     before = run_module(tenant_key_info, served.conn)['keys']
@@ -136,6 +139,11 @@ def test_tenant_key_refusals(served, tmp_path):
     bad.write_bytes(open(served.package['path'], 'rb').read()[:300])
     r = run_module(tenant_key, dict(served.conn, key_file=str(bad), force=True))
     assert r.failed and 'not a complete transfer package' in r['msg']
+    with open(served.package['path'], 'rb') as f:
+        real = f.read()
+    r = run_module(tenant_key, dict(served.conn, key_file=served.package['path'], force=True,
+                                    key_file_sha256=hashlib.sha256(real + b' ').hexdigest()))
+    assert r.failed and 'it changed on the way' in r['msg'] and hashlib.sha256(real).hexdigest() in r['msg']
     r = run_module(tenant_key, dict(served.conn, key_identifier='00000000-0000-4000-8000-000000000000', force=True))
     assert r.failed and 'has no key 00000000-0000-4000-8000-000000000000' in r['msg']
     r = run_module(tenant_key, dict(served.conn, key_identifier='x', active=False))

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
+from ansible_collections.keyceremony.byok.plugins.modules import workstation_info
+from ansible_collections.keyceremony.byok.tests.unit.helpers import REPO_ROOT, run_module
+
+
+def test_a_ready_workstation(monkeypatch):
+    monkeypatch.delenv('PKCS11_MODULE', raising=False)
+    for check_mode in (True, False):
+        got = run_module(workstation_info, {}, check_mode=check_mode)
+        assert not got.failed and not got['changed']
+        assert got['python'] == sys.executable and got['missing_modules'] == []
+        assert got['pkcs11_module'] in _hsm.SOFTHSM2_CANDIDATES and got['pkcs11_problem'] is None
+
+
+def test_what_is_missing_is_named(monkeypatch, tmp_path):
+    monkeypatch.delenv('PKCS11_MODULE', raising=False)
+    got = run_module(workstation_info, {'python_modules': ['cryptography', 'no_such_library_here', 'json'],
+                                        'pkcs11_module': str(tmp_path / 'libvendor.so')})
+    assert not got.failed and got['missing_modules'] == ['no_such_library_here']
+    assert got['pkcs11_module'] is None
+    assert str(tmp_path / 'libvendor.so') in got['pkcs11_problem'] and 'does not exist' in got['pkcs11_problem']
+    monkeypatch.setenv('PKCS11_MODULE', str(tmp_path / 'libfromenv.so'))
+    assert 'PKCS11_MODULE environment variable' in run_module(workstation_info, {})['pkcs11_problem']
+    got = run_module(workstation_info, {'python_modules': [], 'check_pkcs11': False})
+    assert got['missing_modules'] == [] and got['pkcs11_module'] is None and got['pkcs11_problem'] is None
+
+
+@pytest.mark.skipif(not os.path.isfile('/usr/bin/python3'), reason='needs a system Python without PyKCS11')
+def test_it_answers_on_a_python_without_the_libraries(tmp_path):
+    """Through Ansible, on the system's Python, which has no PyKCS11: the module still runs and says so."""
+    probe = subprocess.run(['/usr/bin/python3', '-c', 'import PyKCS11'], capture_output=True, check=False)
+    if probe.returncode == 0:
+        pytest.skip('the system Python has PyKCS11')
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'), HOME=str(tmp_path),
+               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.minimal', ANSIBLE_LOAD_CALLBACK_PLUGINS='1')
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost', '-c', 'local',
+                          '-e', 'ansible_python_interpreter=/usr/bin/python3', '-m', 'keyceremony.byok.workstation_info',
+                          '-o'], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = json.loads(out.stdout.split('=>', 1)[1])
+    assert got['python'] == '/usr/bin/python3' and 'PyKCS11' in got['missing_modules']
