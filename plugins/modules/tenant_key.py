@@ -102,11 +102,11 @@ actions:
   sample: ["upload KeyTransferPackage-ContosoBYOK.byok", "make the key active"]
 '''
 
-import hashlib
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
 
 IRREVERSIBLE = ('making a key active is irreversible: the active key %s becomes archived, and there is no way back but to '
@@ -124,10 +124,11 @@ def work(module):
                 package = f.read()
         except IOError as e:
             raise ByokError('cannot read key_file %s: %s' % (p['key_file'], e.strerror))
-        if p['key_file_sha256'] and hashlib.sha256(package).hexdigest() != p['key_file_sha256'].strip().lower():
+        got = sha256_hex(package)
+        if p['key_file_sha256'] and got != p['key_file_sha256'].strip().lower():
             raise ByokError('%s has SHA-256 %s, but the offline workstation recorded %s: it changed on the way; do not '
                             'upload it, bring the package again from the offline workstation'
-                            % (p['key_file'], hashlib.sha256(package).hexdigest(), p['key_file_sha256']))
+                            % (p['key_file'], got, p['key_file_sha256']))
         spki = parse_package(package)['binding']['spki_sha256']
     actions = []
     with tenant_client(p) as client:
