@@ -35,7 +35,7 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, '.collections'))
 
-from ansible_collections.keyceremony.byok.tests.unit.helpers import run_module  # noqa: E402
+from ansible_collections.keyceremony.byok.tests.unit.helpers import SoftHsm, run_module  # noqa: E402
 
 
 def merged(*parts, **more):
@@ -71,12 +71,10 @@ def ceremony(work, tenant, region='NA', cards=None, acl_cards=(1, 2)):
     online, offline = os.path.join(work, 'online'), os.path.join(work, 'offline')
     world, media = os.path.join(offline, 'world'), os.path.join(offline, 'media')
     backup = os.path.join(offline, 'backup')
-    for folder in (online, media, os.path.join(offline, 'tokens')):
+    for folder in (online, media):
         os.makedirs(folder, mode=0o700)
     # the offline workstation's own SoftHSM2 folder, as offline_workstation_softhsm_dir makes it
-    with open(os.path.join(offline, 'softhsm2.conf'), 'w') as f:
-        f.write('directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' % offline)
-    os.environ['SOFTHSM2_CONF'] = os.path.join(offline, 'softhsm2.conf')
+    os.environ['SOFTHSM2_CONF'] = SoftHsm(offline).conf
     connection = {'tenant_url': tenant['url'], 'admin_user': tenant['admin_user'],
                   'admin_password': tenant['admin_password'], 'ca_path': tenant['ca_path'],
                   'journal': os.path.join(online, 'journal.jsonl')}

@@ -44,6 +44,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, '.collections'))
 
 # pylint: disable=wrong-import-position
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import write_private_json  # noqa: E402
 from ansible_collections.keyceremony.byok.tenant import datadir  # noqa: E402
 from ansible_collections.keyceremony.byok.tests.unit.helpers import TenantServer  # noqa: E402
 
@@ -187,8 +188,7 @@ def ceremony_playbook(tree, base, work, tenant):
 
 def ceremony_baseline(base, work, tenant):
     path = os.path.join(base, 'baseline-tenant.json')
-    with open(path, 'w') as f:
-        json.dump(tenant, f)
+    write_private_json(path, tenant)  # the administrator's password: 0600
     env = dict(os.environ)
     env.pop('SOFTHSM2_CONF', None)
     start = time.time()

@@ -32,17 +32,10 @@ sys.path.insert(0, os.path.join(REPO_ROOT, '.collections'))
 from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _hsm, _keys  # noqa: E402
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (  # noqa: E402
     Hsm, attribute_template, constant, mechanism, oaep_sha1)
+from ansible_collections.keyceremony.byok.tests.unit.helpers import SoftHsm  # noqa: E402
 
 SO_PIN, USER_PIN = 'bench-so-pin-0001', 'bench-user-pin-0001'
 KEK_SIZE = 3072
-
-
-def softhsm(work):
-    os.makedirs(os.path.join(work, 'tokens'), mode=0o700)
-    conf = os.path.join(work, 'softhsm2.conf')
-    with open(conf, 'w') as f:
-        f.write('directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' % work)
-    os.environ['SOFTHSM2_CONF'] = conf
 
 
 def timed(fn):
@@ -120,7 +113,7 @@ def main():
     parser.add_argument('--sizes', default='2048,3072,4096')
     parser.add_argument('--runs', type=int, default=5)
     args = parser.parse_args()
-    softhsm(os.path.abspath(args.work))
+    os.environ['SOFTHSM2_CONF'] = SoftHsm(os.path.abspath(args.work)).conf
     print(json.dumps(measure([int(s) for s in args.sizes.split(',')], args.runs)))
 
 
