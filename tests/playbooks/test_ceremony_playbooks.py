@@ -23,12 +23,13 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbo
 pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
 
 
-def play(tmp_path, playbook, inventory, extra):
+def play(tmp_path, playbook, inventory, extra, *more):
     env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
                ANSIBLE_NOCOLOR='1')
     env.pop('SOFTHSM2_CONF', None)
     out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', inventory, os.path.join(REPO_ROOT, 'playbooks', playbook),
-                          '-e', '@' + extra], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+                          '-e', '@' + extra] + list(more), capture_output=True, text=True, env=env, cwd=REPO_ROOT,
+                         check=False)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -112,9 +113,25 @@ def test_byok_over_internet(tmp_path):
                                       token=server.connect(info['admin_user'], password))
         assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
 
+        # a package changed on the way from the offline side is refused before anything is sent
         with_vars(byok_activate=True)
+        carried = tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok'
+        good_bytes = carried.read_bytes()
+        carried.write_bytes(good_bytes.replace(b'"tenant_id"', b'"tenant_id" ', 1))
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra), '--limit', 'online-ws')
+        assert code == 2 and 'it changed on the way' in out, out[-3000:]
+        online_journal = [json.loads(x) for x in open(str(tmp_path / 'online' / 'journal.jsonl'))]
+        assert (online_journal[-1]['module'], online_journal[-1]['outcome']) == ('tenant_key', 'failed')
+        status, keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'],
+                                      token=server.connect(info['admin_user'], password))
+        assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
+        carried.write_bytes(good_bytes)
+
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 0, out[-3000:]
+        # the workstation check runs once per host and run, though the online role runs twice
+        checks = re.findall(r'TASK \[keyceremony\.byok\._common : Look at the Python[^\n]*\n(ok|skipping): \[(\S+)\]', out)
+        assert sorted(checks) == [('ok', 'offline-ws'), ('ok', 'online-ws'), ('skipping', 'online-ws')], checks
         assert recap(out, 'online-ws')['changed'] > 0 and recap(out, 'offline-ws')['changed'] == 0
         code, again = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 0, again[-3000:]
