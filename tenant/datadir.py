@@ -17,13 +17,17 @@ Every key is generated inside the tenant's token and never leaves it: the vendor
 attestation key sign, the per-region KEKs only unwrap, the Microsoft-managed key signs and
 decrypts. ``init`` builds in ``DIR.partial`` and renames it when whole, so an interrupted
 ``init`` leaves no half service behind. HSM work is serialised by one lock: PKCS#11 login
-state is per token and per process.
+state is per token and per process. A change to a tenant's keys (the HSM import and the
+database record that follows it) also holds the tenant's ``change.lock`` (flock), so that two
+requests, or the service and ``byok-tenant receive``, cannot both import the same key or both
+report it as new.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import fcntl
 import os
 import secrets
 import shutil
@@ -142,6 +146,21 @@ class Tenant(object):
         return read_json(os.path.join(self.dir, 'credentials.json'), 'tenant credentials')
 
     @contextmanager
+    def changing(self):
+        """Hold the tenant's change lock: one key import (HSM, then database) at a time.
+
+        The thread lock serialises this process; the flock on ``change.lock`` serialises
+        processes sharing the folder. Not re-entrant: callers take it once.
+        """
+        with HSM_LOCK:
+            fd = os.open(os.path.join(self.dir, 'change.lock'), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    @contextmanager
     def session(self, rw=False):
         with service_hsm(self.service.conf, self.service.pkcs11_module) as hsm:
             with hsm.session(self.record['token_label'], login=USER, pin=self.credentials()['user_pin'], rw=rw,
@@ -194,7 +213,13 @@ class Tenant(object):
 
         The HSM import comes first and is idempotent (a key already on the token is not imported
         again), so a crash before the database commit is healed by sending the package again.
+        Both happen under the change lock: of several requests with the same package, exactly one
+        imports and reports the key as new.
         """
+        with self.changing():
+            return self._receive(data, active)
+
+    def _receive(self, data, active):
         pkg = _byok.parse_package(data)
         keks = self.keks()
         kid, ciphertext = _byok.check_binding(pkg, self.tenant_id, keks)
@@ -219,6 +244,10 @@ class Tenant(object):
         Returns {'created', 'tpd', 'key'}; a TPD imported before gives created=False and changes nothing.
         """
         tpd = _tpd.read_tpd(data, password)
+        with self.changing():
+            return self._import_tpd(tpd, hsm_key_package, active, friendly_name)
+
+    def _import_tpd(self, tpd, hsm_key_package, active, friendly_name):
         existing = self.service.store.tpd(self.tenant_id, tpd['tpd_id'])
         if existing is not None:
             key = self.service.store.key(self.tenant_id, existing['key_identifier'])
@@ -231,7 +260,7 @@ class Tenant(object):
             if pkg['binding'].get('spki_sha256') != tpd['slc_spki_sha256']:
                 raise ByokError('the HSM key package holds key %s, but the TPD\'s Server Licensor Certificate is key %s'
                                 % (pkg['binding'].get('spki_sha256'), tpd['slc_spki_sha256']))
-            got = self.receive(hsm_key_package, active=False)
+            got = self._receive(hsm_key_package, active=False)
             key = {'key_type': 'Customer-managed (BYOK)', 'spki_sha256': got['spki_sha256'],
                    'friendly_name': friendly_name or tpd['friendly_name'], 'hsm_label': got['key_label'], 'source': 'tpd'}
         else:
