@@ -27,7 +27,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import fcntl
 import os
 import secrets
 import shutil
@@ -40,7 +39,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _ke
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, rsa_private_components, spki_der_from_pem
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
-    canonical_json, ensure_private_dir, file_sha256, read_json, sha256_hex, write_private_file, write_private_json)
+    canonical_json, ensure_private_dir, file_sha256, locked, read_json, sha256_hex, write_private_file, write_private_json)
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, Hsm, constant, pss_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa_pair
 from ansible_collections.keyceremony.byok.tenant import pki
@@ -152,13 +151,8 @@ class Tenant(object):
         The thread lock serialises this process; the flock on ``change.lock`` serialises
         processes sharing the folder. Not re-entrant: callers take it once.
         """
-        with HSM_LOCK:
-            fd = os.open(os.path.join(self.dir, 'change.lock'), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # releases the flock
+        with HSM_LOCK, locked(self.dir, 'change.lock'):
+            yield
 
     @contextmanager
     def session(self, rw=False):

@@ -148,7 +148,8 @@ def file_mode(path):
 
 @contextmanager
 def locked(folder, name='.lock'):
-    """Hold an exclusive lock on ``folder`` so two runs never change one world at once."""
+    """Hold an exclusive flock on ``folder``/``name`` (0600), so two runs (or processes) never change
+    one world, journal or tenant at once."""
     path = os.path.join(folder, name)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
