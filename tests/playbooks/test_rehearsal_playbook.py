@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from ansible_collections.keyceremony.byok.tests.unit.helpers import free_port
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'rehearsal.yml')
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
@@ -45,9 +47,7 @@ def changed_tasks(output):
 
 @pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
 def test_rehearsal_twice(tmp_path):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        play.port = s.getsockname()[1]
+    play.port = free_port()
     first = play(tmp_path)
     second = play(tmp_path)
     assert re.search(r'localhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0', first)

@@ -219,9 +219,13 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
                 acknowledged.append(spki)
     loop = threading.Thread(target=upload_loop)
     loop.start()
-    while len(acknowledged) < 4:
-        time.sleep(0.05)
-    server.stop(kill=True)
+    deadline = time.time() + 120
+    try:
+        while len(acknowledged) < 4 and loop.is_alive() and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(acknowledged) >= 4, 'the upload loop stopped after %d acknowledged keys' % len(acknowledged)
+    finally:
+        server.stop(kill=True)
     loop.join(60)
     assert server.proc.returncode == -9
     with sqlite3.connect(tenant.service.store.path) as db:

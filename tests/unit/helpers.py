@@ -178,21 +178,38 @@ class TenantServer(object):
         return 'https://127.0.0.1:%d' % self.port
 
     def start(self):
+        """Start (or restart, on the same port) and wait for /health. A free port picked here can be
+        taken by another test process before the service binds it: then it tries another one."""
+        fixed = self.port is not None
+        for attempt in range(3):
+            if not fixed:
+                self.port = free_port()
+            output = self._start()
+            if output is None:
+                return self
+            if fixed or 'address already in use' not in output.lower():
+                break
+        raise RuntimeError('byok-tenant serve stopped: %s' % output)
+
+    def _start(self):
+        """None once the service answers; its output if it stopped."""
         import subprocess
         import time
-        self.port = self.port or free_port()
         self.proc = subprocess.Popen([self.command, 'serve', '--data-dir', self.data_dir, '--listen',
                                       '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError('byok-tenant serve stopped: %s' % self.proc.stdout.read().decode())
+                return self.proc.stdout.read().decode()
             try:
-                if self.request('GET', '/health')[0] == 200:
-                    return self
+                # the CA is pinned: another test's service on this port does not answer as this one,
+                # and a listener that never answers is given up on quickly
+                if self.request('GET', '/health', timeout=2)[0] == 200:
+                    return None
             except OSError:
                 time.sleep(0.2)
+        self.stop(kill=True)
         raise RuntimeError('byok-tenant serve did not answer in 30 s')
 
     def stop(self, kill=False):
@@ -208,7 +225,7 @@ class TenantServer(object):
         import ssl
         return ssl.create_default_context(cafile=self.ca_path)
 
-    def request(self, method, path, body=None, token=None, raw=None, headers=None):
+    def request(self, method, path, body=None, token=None, raw=None, headers=None, timeout=60):
         """(status, parsed JSON) of one API call; ``raw`` sends bytes as they are."""
         import urllib.error
         import urllib.request
@@ -220,7 +237,7 @@ class TenantServer(object):
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, context=self.context(), timeout=60) as resp:
+            with urllib.request.urlopen(req, context=self.context(), timeout=timeout) as resp:
                 return resp.status, json.loads(resp.read().decode() or 'null')
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read().decode() or 'null')
