@@ -42,7 +42,7 @@ def parser():
     c = sub.add_parser('init', help='create the service and its first tenant')
     c.add_argument('--data-dir', required=True)
     c.add_argument('--tenant-id', help='the tenant ID (a GUID); random when not given')
-    c.add_argument('--admin-user', help='the tenant administrator (default admin@<tenant id prefix>)')
+    c.add_argument('--admin-user', help='the tenant administrator (default admin@<tenant id>)')
     c.add_argument('--server-name', action='append', default=[],
                    help='a name or address clients use to reach the service (repeat; localhost and 127.0.0.1 always)')
     c.add_argument('--credentials', help=CREDENTIALS_HELP)

@@ -343,18 +343,20 @@ def add_tenant(service, tenant_id=None, regions=_kek.REGIONS, admin_user=None, a
     tenant_id = _byok.check_tenant_id(tenant_id) if tenant_id else str(uuid.uuid4())
     if tenant_id in service.tenant_ids():
         raise ByokError('tenant %s already exists in %s' % (tenant_id, service.dir))
-    admin_user = admin_user or 'admin@%s' % tenant_id[:8]
+    admin_user = admin_user or 'admin@%s' % tenant_id
     if service.store.admin(admin_user):
         raise ByokError('administrator %s already exists; choose another --admin-user' % admin_user)
     admin_password = admin_password or secrets.token_urlsafe(18)
     folder = os.path.join(service.dir, 'tenants', tenant_id)
-    ensure_private_dir(folder)
-    creds = {'so_pin': secrets.token_urlsafe(24), 'user_pin': secrets.token_urlsafe(24)}
-    write_private_json(os.path.join(folder, 'credentials.json'), creds)
-    label = 'tenant-' + tenant_id[:8]
-    created = now()
+    # the token is named by the whole tenant ID (32 hex digits, the most a label holds)
+    label = tenant_id.replace('-', '')
     with service_hsm(service.conf, service.pkcs11_module) as hsm:
-        token = hsm.init_token(hsm.free_slot(), label, creds['so_pin'])
+        slot, so_pin = _tenant_slot(hsm, service, folder, label)
+        ensure_private_dir(folder)
+        creds = {'so_pin': so_pin, 'user_pin': secrets.token_urlsafe(24)}
+        write_private_json(os.path.join(folder, 'credentials.json'), creds)
+        created = now()
+        token = hsm.init_token(slot, label, creds['so_pin'])
         with hsm.session(label, login=SO, pin=creds['so_pin'], who="the tenant's SO PIN") as s:
             s.init_user_pin(creds['user_pin'])
         with hsm.session(label, login=USER, pin=creds['user_pin'], rw=True, who="the tenant's user PIN") as s:
@@ -396,6 +398,20 @@ def add_tenant(service, tenant_id=None, regions=_kek.REGIONS, admin_user=None, a
     info = Tenant(service, tenant_id).info()
     info.update(admin_user=admin_user, admin_password=admin_password)
     return info
+
+
+def _tenant_slot(hsm, service, folder, label):
+    """(slot, SO PIN) for a new tenant's token: a free slot and a fresh PIN, or the token an interrupted
+    add-tenant left behind (its folder holds the SO PIN), which is initialised again from empty."""
+    left = hsm.find_token(label, required=False)
+    if left is None:
+        return hsm.free_slot(), secrets.token_urlsafe(24)
+    creds_path = os.path.join(folder, 'credentials.json')
+    if not os.path.isfile(creds_path):
+        raise ByokError('the service\'s HSM already holds a token labelled %s (serial %s) that belongs to no tenant '
+                        'folder: remove it from %s/tokens, or choose another tenant ID' % (label, left.serial, service.dir))
+    # never served (the database has no row for it): nothing on it is anybody's key yet
+    return left.slot, read_json(creds_path, 'tenant credentials')['so_pin']
 
 
 def _signer(session, label):

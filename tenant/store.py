@@ -77,8 +77,14 @@ class Store(object):
     def __init__(self, path):
         self.path = path
         self._local = threading.local()
-        # made 0600 before SQLite opens it: its -wal and -shm files take the database's mode
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # made 0600 before SQLite opens it: its -wal and -shm files take the database's mode. Only when
+        # it is new: closing any descriptor of an open database drops this process's POSIX locks on it,
+        # SQLite's included, and another process would then take itself for the last user of the WAL
+        # and remove it under this one (https://www.sqlite.org/howtocorrupt.html, 2.2).
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
         # executescript commits by itself: the schema is created in its own transaction
         self._db().executescript('BEGIN;' + SCHEMA + 'COMMIT;')
 

@@ -98,3 +98,63 @@ def test_another_process_holding_the_lock_holds_back_an_import(tenant):
             holder.kill()
             holder.wait()
     assert os.stat(os.path.join(tenant.dir, 'change.lock')).st_mode & 0o777 == 0o600
+
+
+def tokens_labelled(service, label):
+    with datadir.service_hsm(service.conf, service.pkcs11_module) as hsm:
+        return [t for t in hsm.tokens() if t.initialized and t.label == label]
+
+
+def test_an_interrupted_add_tenant_can_be_run_again(tenant, monkeypatch):
+    """Cut off after its token was made: the retry starts that token again from empty, rather than
+    failing on two tokens with one label, and the tenant is then whole."""
+    service = tenant.service
+    new_id = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f'
+    label = new_id.replace('-', '')
+    real = datadir.generate_rsa_pair
+    made = []
+
+    def cut_off(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        if len(made) == 3:
+            raise KeyboardInterrupt('power cut')
+        return made[-1]
+    monkeypatch.setattr(datadir, 'generate_rsa_pair', cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        datadir.add_tenant(service, new_id, admin_password='retry-admin-pw')
+    monkeypatch.undo()
+    assert new_id not in service.tenant_ids()
+    assert len(tokens_labelled(service, label)) == 1
+    info = datadir.add_tenant(service, new_id, admin_password='retry-admin-pw')
+    assert new_id in service.tenant_ids() and info['tenant_id'] == new_id
+    assert len(tokens_labelled(service, label)) == 1
+    added = datadir.Tenant(service, new_id)
+    with added.session() as s:
+        # the leftover keys are gone: one root, one attestation key, a KEK per region, one first key
+        privates = s.find(attribute_template([('CKA_CLASS', datadir.constant('CKO_PRIVATE_KEY'))]))
+        assert len(privates) == 3 + len(added.record['keks'])
+    data, spki = software_package(added, 'after-the-retry')
+    assert added.receive(data)['imported'] is True
+
+
+def test_a_token_of_no_tenant_is_named_not_reused(tenant):
+    service = tenant.service
+    stray = '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d'
+    with datadir.service_hsm(service.conf, service.pkcs11_module) as hsm:
+        hsm.init_token(hsm.free_slot(), stray.replace('-', ''), 'stray-so-pin-1')
+    with pytest.raises(datadir.ByokError, match='already holds a token labelled %s .* belongs to no tenant folder'
+                       % stray.replace('-', '')):
+        datadir.add_tenant(service, stray)
+    assert stray not in service.tenant_ids()
+
+
+def test_tenant_ids_that_share_their_first_digits_get_tokens_of_their_own(tenant):
+    service = tenant.service
+    ids = ['7c7c7c7c-0000-4000-8000-00000000000%d' % i for i in (1, 2)]
+    for tid in ids:
+        datadir.add_tenant(service, tid, admin_password='shared-prefix-pw')
+    for tid in ids:
+        got = datadir.Tenant(service, tid)
+        assert len(tokens_labelled(service, got.record['token_label'])) == 1
+        signature, pem, spki = got.sign_with(datadir.MICROSOFT_LABEL, b'which token?')
+        assert spki == service.store.active_key(tid)['spki_sha256']
