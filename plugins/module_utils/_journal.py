@@ -7,8 +7,9 @@
 A record: ``seq``, ``time``, ``host``, ``user``, ``module``, ``outcome`` (changed, failed),
 ``asked`` (the options, with every secret option left out), ``result`` (ids, fingerprints,
 file hashes) or ``error``, ``prev`` and ``hash`` (SHA-256 of the canonical record without
-``hash``). A side file ``<journal>.head`` holds the count and last hash, so that removing
-the last records is detected too. Nothing secret is ever written here: callers pass only
+``hash``), and ``repaired`` when the append before it was cut off (see ``_recover``). A side
+file ``<journal>.head`` holds the count and last hash, so that removing the last records is
+detected too. Nothing secret is ever written here: callers pass only
 options whose spec is not ``no_log``, and results that hold no secret.
 """
 
@@ -91,7 +92,7 @@ class Journal(object):
         if not os.path.isdir(folder):
             return None
         with locked(folder, '.journal.lock'):
-            head = self._head() or {'records': 0, 'hash': GENESIS}
+            head, repaired = self._recover(self._head() or {'records': 0, 'hash': GENESIS})
             record = {
                 'seq': head['records'] + 1,
                 'time': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
@@ -106,6 +107,8 @@ class Journal(object):
                 record['result'] = result
             if error is not None:
                 record['error'] = error
+            if repaired is not None:
+                record['repaired'] = repaired
             record['hash'] = record_hash(record)
             line = json.dumps(record, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
@@ -116,6 +119,41 @@ class Journal(object):
                 os.close(fd)
             write_private_json(self.head_path, {'records': record['seq'], 'hash': record['hash']})
         return record
+
+
+    def _recover(self, head):
+        """Heal what an append cut off (killed, or the machine lost power) left; called under the lock.
+
+        Returns (head to chain from, note for the next record or None). A record is written as one
+        line, then the head: so the journal may end with an unterminated fragment of a line that was
+        never acknowledged (it is removed, and the next record says so with its size and SHA-256), or
+        with one whole record the head does not count yet (the head is brought up to it, as that
+        record chains from the head). Anything else is left for read() to report.
+        """
+        if not os.path.exists(self.path):
+            return head, None
+        with open(self.path, 'rb') as f:
+            data = f.read()
+        repaired = None
+        if data and not data.endswith(b'\n'):
+            keep = data.rfind(b'\n') + 1
+            fragment = data[keep:]
+            with open(self.path, 'r+b') as f:
+                f.truncate(keep)
+                os.fsync(f.fileno())
+            data = data[:keep]
+            repaired = {'removed_fragment_bytes': len(fragment),
+                        'removed_fragment_sha256': hashlib.sha256(fragment).hexdigest()}
+        last = data.rstrip(b'\n').rsplit(b'\n', 1)[-1]
+        try:
+            record = json.loads(last.decode('utf-8')) if last else None
+        except (ValueError, UnicodeDecodeError):
+            record = None
+        if (isinstance(record, dict) and record.get('seq') == head['records'] + 1 and record.get('prev') == head['hash']
+                and record.get('hash') == record_hash(record)):
+            head = {'records': record['seq'], 'hash': record['hash']}
+            write_private_json(self.head_path, head)
+        return head, repaired
 
 
 def _user():

@@ -72,3 +72,46 @@ def test_secret_options_are_left_out():
         'path': {'type': 'path'}, 'pin': {'type': 'str', 'no_log': True}}}, 'password': {'type': 'str', 'no_log': True}}
     params = {'token_label': 'w', 'admin_cards': [{'path': '/c1', 'pin': 'secret-1'}], 'password': 'secret-2'}
     assert public_options(spec, params) == {'token_label': 'w', 'admin_cards': [{'path': '/c1'}]}
+
+
+def test_an_append_cut_off_before_its_head_is_healed_by_the_next(journal, monkeypatch):
+    """Killed after its line was on disk and before the head was: the next append brings the head
+    up to that record instead of forking the chain with a second record 4."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils import _journal
+    real = _journal.write_private_json
+
+    def killed(path, obj, **kwargs):
+        raise KeyboardInterrupt('killed')
+    monkeypatch.setattr(_journal, 'write_private_json', killed)
+    with pytest.raises(KeyboardInterrupt):
+        journal.append('transfer_package', 'changed', {'ident': 'k'})
+    monkeypatch.setattr(_journal, 'write_private_json', real)
+    assert journal.read()[1] is False  # the head lags until the next append
+    journal.append('transfer_package', 'changed', {'ident': 'k'})
+    records, intact, problem = journal.read()
+    assert intact, problem
+    assert [r['seq'] for r in records] == [1, 2, 3, 4, 5] and 'repaired' not in records[4]
+
+
+def test_an_unterminated_fragment_is_removed_and_accounted_for(journal):
+    """A line cut off mid-write was never a record: the next append removes it and says so."""
+    import hashlib
+    fragment = b'{"asked":{"ident":"k"},"hash":"12'
+    with open(journal.path, 'ab') as f:
+        f.write(fragment)
+    assert journal.read()[1] is False
+    journal.append('transfer_package', 'changed', {'ident': 'k'})
+    records, intact, problem = journal.read()
+    assert intact, problem
+    assert [r['seq'] for r in records] == [1, 2, 3, 4]
+    assert records[3]['repaired'] == {'removed_fragment_bytes': len(fragment),
+                                      'removed_fragment_sha256': hashlib.sha256(fragment).hexdigest()}
+
+
+def test_a_removed_last_record_is_not_healed_away(journal):
+    lines = open(journal.path, 'rb').read().splitlines(True)
+    with open(journal.path, 'wb') as f:
+        f.write(b''.join(lines[:2]))
+    journal.append('transfer_package', 'changed', {'ident': 'k'})
+    records, intact, problem = journal.read()
+    assert not intact and 'out of sequence' in problem

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ceremony transcript (the _common role's transcript tasks) of a journal an interrupted step left."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+PLAY = '''
+- name: Render the transcript
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Transcript
+      ansible.builtin.include_role:
+        name: keyceremony.byok._common
+        tasks_from: transcript
+'''
+
+
+@pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
+def test_a_repaired_journal_shows_in_the_transcript(tmp_path):
+    journal = Journal(str(tmp_path / 'world' / 'journal.jsonl'))
+    os.makedirs(os.path.dirname(journal.path))
+    journal.append('hsm_key', 'changed', {'ident': 'k'}, result={'spki_sha256': 'ab' * 32})
+    fragment = b'{"asked":{"ident":"k"},"hash":"77'
+    with open(journal.path, 'ab') as f:
+        f.write(fragment)  # the next step was killed mid-write
+    journal.append('key_acl', 'changed', {'ident': 'k'}, result={'kek_kid': 'kek-na-1'})
+    playbook = tmp_path / 'transcript.yml'
+    playbook.write_text(PLAY)
+    dest = tmp_path / 'transcript.md'
+    extra = tmp_path / 'vars.json'
+    extra.write_text(json.dumps({'_common_journals': [journal.path], '_common_transcript_dest': str(dest),
+                                 '_common_transcript_title': 'Interrupted rehearsal'}))
+    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
+               ANSIBLE_NOCOLOR='1')
+    out = subprocess.run([ANSIBLE_PLAYBOOK, '-c', 'local', '-e', 'ansible_python_interpreter=%s' % sys.executable,
+                          '-e', '@%s' % extra, str(playbook)], capture_output=True, text=True, env=env, cwd=REPO_ROOT,
+                         check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = dest.read_text()
+    assert '| 2 | intact |' in text
+    assert ('**an earlier step was cut off mid-record: %d bytes of its unfinished line removed (SHA-256 `%s`)**'
+            % (len(fragment), hashlib.sha256(fragment).hexdigest())) in text
+    assert os.stat(str(dest)).st_mode & 0o777 == 0o600
