@@ -120,7 +120,6 @@ class Journal(object):
             write_private_json(self.head_path, {'records': record['seq'], 'hash': record['hash']})
         return record
 
-
     def _recover(self, head):
         """Heal what an append cut off (killed, or the machine lost power) left; called under the lock.
 
