@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import socket
+from contextlib import contextmanager
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _shamir
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
@@ -171,6 +172,20 @@ class World(object):
 
     def exists(self):
         return os.path.isfile(self.descriptor_path)
+
+    @contextmanager
+    def changing(self, check_mode=False):
+        """Hold the world's lock while a step reads the token and the world's files and changes them.
+
+        Two runs at once on one world (two terminals, two playbooks) would otherwise both find a
+        key missing and both generate it - and a tenant key can never be destroyed. The second run
+        waits, then finds what the first made. Check mode changes nothing and takes no lock.
+        """
+        if check_mode:
+            yield
+            return
+        with locked(self.dir):
+            yield
 
     def pending(self):
         return os.path.isfile(self.pending_path)

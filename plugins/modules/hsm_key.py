@@ -81,6 +81,8 @@ options:
     default: present
     choices: [present]
 notes:
+  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and writes the key record, so two runs on one world at once
+    (two terminals, two playbooks) never both generate the key; the second waits, then finds the key the first made. Check mode takes no lock.
   - An adopted key that could leave the HSM other than wrapped under a trusted key (not sensitive, or extractable
     without C(CKA_WRAP_WITH_TRUSTED)) is reported with a warning.
 seealso:
@@ -188,28 +190,29 @@ def work(module):
     with Hsm(p['pkcs11_module']) as hsm:
         ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
         record = KeyRecord(ctx.world.dir, name)
-        with ctx.user_session(rw=True) as session:
-            existing = describe_key(session, name)
-            if existing is not None:
-                _compare(existing, p, name, ctx.token_label)
-                warnings += ['key %s: %s' % (name, r) for r in export_risks(existing)]
-                desc, changed, adopted = existing, not record.exists(), True
-            elif record.exists():
-                raise HsmKeyError('the world has a key record %s but token %r has no key %s; restore the token from '
-                                  'the world backup instead of generating a new key' % (record.path, ctx.token_label, name))
-            elif module.check_mode:
-                desc, changed, adopted = None, True, False
-            else:
-                desc, changed, adopted = generate_rsa(session, name, p['size'], p['public_exponent']), True, False
-        if desc is not None and record.exists():
-            rec = record.read()
-            if rec.get('spki_sha256') != desc['spki_sha256']:
-                raise HsmKeyError('key record %s names fingerprint %s but the token\'s key %s has %s; the record or '
-                                  'the token was replaced' % (record.path, rec.get('spki_sha256'), name, desc['spki_sha256']))
-            if rec.get('plain_name') != plain_name:
-                raise HsmKeyError('key %s was recorded with plain_name %r, not %r' % (name, rec.get('plain_name'), plain_name))
-        elif desc is not None and not module.check_mode:
-            record.write(make_record(ctx.descriptor, desc, p['app_name'], p['ident'], plain_name, p['protect'], adopted))
+        with ctx.world.changing(module.check_mode):
+            with ctx.user_session(rw=True) as session:
+                existing = describe_key(session, name)
+                if existing is not None:
+                    _compare(existing, p, name, ctx.token_label)
+                    warnings += ['key %s: %s' % (name, r) for r in export_risks(existing)]
+                    desc, changed, adopted = existing, not record.exists(), True
+                elif record.exists():
+                    raise HsmKeyError('the world has a key record %s but token %r has no key %s; restore the token from '
+                                      'the world backup instead of generating a new key' % (record.path, ctx.token_label, name))
+                elif module.check_mode:
+                    desc, changed, adopted = None, True, False
+                else:
+                    desc, changed, adopted = generate_rsa(session, name, p['size'], p['public_exponent']), True, False
+            if desc is not None and record.exists():
+                rec = record.read()
+                if rec.get('spki_sha256') != desc['spki_sha256']:
+                    raise HsmKeyError('key record %s names fingerprint %s but the token\'s key %s has %s; the record or '
+                                      'the token was replaced' % (record.path, rec.get('spki_sha256'), name, desc['spki_sha256']))
+                if rec.get('plain_name') != plain_name:
+                    raise HsmKeyError('key %s was recorded with plain_name %r, not %r' % (name, rec.get('plain_name'), plain_name))
+            elif desc is not None and not module.check_mode:
+                record.write(make_record(ctx.descriptor, desc, p['app_name'], p['ident'], plain_name, p['protect'], adopted))
     result = {
         'changed': changed,
         'key_name': name,

@@ -52,6 +52,8 @@ options:
         right PIN) before any of them is used.
     required: true
 notes:
+  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and changes the ACLs, so two runs on one world at once
+    (two terminals, two playbooks) never both make the transfer copy; the second waits, then finds the copy the first made. Check mode takes no lock.
   - Why a session key for the copy. SoftHSM2 lets a key marked C(CKA_WRAP_WITH_TRUSTED) be wrapped only by a key the
     SO marked C(CKA_TRUSTED), and only the SO can set that; but the SO cannot see the user's private keys. So the SO
     makes a trusted session key, the same session then logs in as user and makes the copy with it. A token key that
@@ -142,19 +144,20 @@ def work(module):
     so_pin = recover_so_pin(p['world_dir'], p['admin_cards'])
     with Hsm(p['pkcs11_module']) as hsm:
         ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
-        with ctx.user_session() as session:
-            names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
-        if todo and not module.check_mode:
-            modify_acls(ctx, so_pin, names, kek, state)
+        with ctx.world.changing(module.check_mode):
             with ctx.user_session() as session:
-                copy = describe_key(session, names['copy'])
-            record = KeyRecord(ctx.world.dir, names['copy'])
-            previous = record.read() if record.exists() else {}
-            rec = make_record(ctx.descriptor, copy, p['app_name'], 'xferacl_' + p['ident'],
-                              'transfer copy of ' + names['key'], 'module', adopted=False)
-            rec['copy_of'] = names['key']
-            rec['trusted_keks'] = sorted(set(previous.get('trusted_keks', [])) | set([kek['kek_kid']]))
-            record.write(rec)
+                names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+            if todo and not module.check_mode:
+                modify_acls(ctx, so_pin, names, kek, state)
+                with ctx.user_session() as session:
+                    copy = describe_key(session, names['copy'])
+                record = KeyRecord(ctx.world.dir, names['copy'])
+                previous = record.read() if record.exists() else {}
+                rec = make_record(ctx.descriptor, copy, p['app_name'], 'xferacl_' + p['ident'],
+                                  'transfer copy of ' + names['key'], 'module', adopted=False)
+                rec['copy_of'] = names['key']
+                rec['trusted_keks'] = sorted(set(previous.get('trusted_keks', [])) | set([kek['kek_kid']]))
+                record.write(rec)
     return {
         'changed': bool(todo),
         'key_name': names['key'],

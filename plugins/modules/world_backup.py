@@ -37,6 +37,9 @@ options:
       - The folder backups are written to (for example removable media for the safe).
     type: path
     required: true
+notes:
+  - Holds the world's lock (C(<world_dir>/.lock)) from the manifest to the last copy, so no key is made or changed
+    in between by another run on the same world; that run waits. Check mode takes no lock.
 seealso:
   - module: keyceremony.byok.security_world
 '''
@@ -81,15 +84,17 @@ def work(module):
     world = World(p['world_dir'])
     desc = world.descriptor()
     token_dir = p['token_dir'] or _backup.softhsm_tokendir()
-    name, hashes = _backup.plan(world.dir, desc['world_id'], token_dir)
-    final = os.path.join(p['dest'], name)
-    result = {'backup_dir': final, 'manifest': os.path.join(final, 'MANIFEST.sha256'), 'files': len(hashes)}
-    if os.path.isdir(final) and _backup.verify(final):
-        return dict(result, changed=False)
-    if os.path.exists(final):
-        raise ByokError('%s exists but does not match its manifest; move it away and back up again' % final)
-    if not module.check_mode:
-        _backup.write(p['dest'], name, hashes)
+    # under the world's lock: no key is made or changed between the manifest and the copies
+    with world.changing(module.check_mode):
+        name, hashes = _backup.plan(world.dir, desc['world_id'], token_dir)
+        final = os.path.join(p['dest'], name)
+        result = {'backup_dir': final, 'manifest': os.path.join(final, 'MANIFEST.sha256'), 'files': len(hashes)}
+        if os.path.isdir(final) and _backup.verify(final):
+            return dict(result, changed=False)
+        if os.path.exists(final):
+            raise ByokError('%s exists but does not match its manifest; move it away and back up again' % final)
+        if not module.check_mode:
+            _backup.write(p['dest'], name, hashes)
     return dict(result, changed=True)
 
 

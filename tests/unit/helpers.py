@@ -92,6 +92,42 @@ def run_module(module, args, check_mode=False, diff=False):
     return ModuleRun(out.getvalue(), code)
 
 
+def start_module(module, args, tmp_path):
+    """A module in a process of its own, as Ansible runs it (the test's environment, SOFTHSM2_CONF
+    included, is inherited). Returns the Popen; module_result() waits for it."""
+    import subprocess
+    import sys
+    import tempfile
+    fd, args_file = tempfile.mkstemp(dir=str(tmp_path), prefix='module-args-', suffix='.json')
+    with os.fdopen(fd, 'w') as f:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
+    return subprocess.Popen([sys.executable, module.__file__, args_file], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+def module_result(proc, timeout=120):
+    """The parsed result of a module started by start_module(), which must have succeeded."""
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    return json.loads(out.decode())
+
+
+def held_back_by_the_world_lock(module, args, tmp_path, world_dir, unchanged):
+    """Start ``module`` while this process holds the world's lock: it must still be waiting 3 s later,
+    with ``unchanged()`` true; then release the lock and return the module's result."""
+    import subprocess
+    from ansible_collections.keyceremony.byok.plugins.module_utils._world import World
+    with World(world_dir).changing():
+        proc = start_module(module, args, tmp_path)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
+        assert proc.returncode is None, 'the module did not wait for the world lock: %s' % (proc.stdout.read().decode(),)
+        assert unchanged()
+    return module_result(proc)
+
+
 def four_way(module, args):
     """Check mode, real run, check-mode re-run, re-run: the four runs every module gets."""
     runs = [run_module(module, args, check_mode=True), run_module(module, args),

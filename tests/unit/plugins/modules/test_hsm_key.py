@@ -11,11 +11,12 @@ import os
 
 import pytest
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key
-from ansible_collections.keyceremony.byok.tests.unit.helpers import assert_no_secret, four_way, run_module, secrets_of
+from ansible_collections.keyceremony.byok.tests.unit.helpers import (
+    assert_no_secret, four_way, held_back_by_the_world_lock, module_result, run_module, secrets_of, start_module)
 
 
 @pytest.fixture
@@ -133,3 +134,25 @@ def test_lost_module_credential(world, args):
     os.unlink(os.path.join(world.dir, 'module_credential.json'))
     r = run_module(hsm_key, args)
     assert r.failed and "cannot read world's module credential" in r['msg']
+
+
+def test_a_run_waits_while_another_holds_the_world(world, args, tmp_path):
+    """Another run holding the world's lock holds this one back before it looks at the token."""
+    def no_key_yet():
+        with Hsm() as hsm:
+            with WorldContext(hsm, world.dir).user_session() as s:
+                return describe_key(s, 'key_simple_contosokey') is None
+    assert held_back_by_the_world_lock(hsm_key, args, tmp_path, world.dir, no_key_yet)['changed'] is True
+
+
+def test_two_runs_at_once_make_one_key(world, args, tmp_path):
+    """Two runs started together (two terminals): one generates the key, the other finds it."""
+    args = dict(args, size=4096)  # a long generation: without the lock both would find the key missing
+    procs = [start_module(hsm_key, args, tmp_path), start_module(hsm_key, args, tmp_path)]
+    results = [module_result(p) for p in procs]
+    assert sorted(r['changed'] for r in results) == [False, True]
+    assert results[0]['spki_sha256'] == results[1]['spki_sha256']
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session() as s:
+            found = s.find(attribute_template([('CKA_LABEL', 'key_simple_contosokey')]))
+    assert len(found) == 2  # one private and one public key: generated once

@@ -18,7 +18,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._world import Wor
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, kek_package_verify, key_acl, transfer_package
 from ansible_collections.keyceremony.byok.tenant import datadir
 from ansible_collections.keyceremony.byok.tests.unit.helpers import (
-    WorldFixture, assert_no_secret, build_chain, four_way, run_module, secrets_of)
+    WorldFixture, assert_no_secret, build_chain, four_way, held_back_by_the_world_lock, run_module, secrets_of)
 
 TENANT = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
 
@@ -83,6 +83,14 @@ def test_key_acl_four_way(keyed_world, tenant):
     assert record['spki_sha256'] == real['spki_sha256']
     for r in (check, real, check_again, again):
         assert_no_secret(r.raw, secrets_of(keyed_world))
+
+
+def test_key_acl_waits_while_another_run_holds_the_world(keyed_world, tenant, tmp_path):
+    """Two key_acl runs at once would both find the copy missing and both make one."""
+    before = _token_objects(keyed_world)
+    r = held_back_by_the_world_lock(key_acl, _acl_args(keyed_world, tenant[1]), tmp_path, keyed_world.dir,
+                                    lambda: _token_objects(keyed_world) == before)
+    assert r['changed'] and r['copy_name'] in _token_objects(keyed_world)
 
 
 def test_key_acl_check_mode_leaves_the_token_alone(keyed_world, tenant):

@@ -10,7 +10,7 @@ import os
 import subprocess
 
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, security_world_info, world_backup
-from ansible_collections.keyceremony.byok.tests.unit.helpers import four_way, run_module
+from ansible_collections.keyceremony.byok.tests.unit.helpers import four_way, held_back_by_the_world_lock, run_module
 
 
 def test_four_way_and_a_new_backup_when_the_world_changes(world, tmp_path):
@@ -42,3 +42,11 @@ def test_a_damaged_backup_is_reported(world, tmp_path):
         f.write(' ')
     r = run_module(world_backup, args)
     assert r.failed and 'does not match its manifest' in r['msg']
+
+
+def test_a_backup_waits_while_another_run_changes_the_world(world, tmp_path):
+    """No key is made between the manifest and the copies: the backup waits for the world's lock."""
+    args = {'world_dir': world.dir, 'dest': str(tmp_path / 'backup')}
+    r = held_back_by_the_world_lock(world_backup, args, tmp_path, world.dir,
+                                    lambda: not os.path.exists(str(tmp_path / 'backup')))
+    assert r['changed'] and os.path.isfile(r['manifest'])
