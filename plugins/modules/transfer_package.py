@@ -167,7 +167,12 @@ def work(module):
             package = _byok.build_package(session, state['copy_handle'], state['package_key'], state['kek'],
                                           state['key_handle'], kek, tenant_id, name, original['spki_sha256'], GENERATOR)
     ensure_private_dir(p['dest'])
-    write_private_file(path, _byok.serialize(package), exclusive=True)
+    try:
+        write_private_file(path, _byok.serialize(package), exclusive=True)
+    except FileExistsError:
+        # another run wrote it while this one was packaging: the same transfer, or a refusal
+        _existing(path, want)
+        return dict(result, changed=False, sha256=file_sha256(path))
     return dict(result, changed=True, sha256=file_sha256(path))
 
 

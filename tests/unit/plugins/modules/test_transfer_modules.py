@@ -169,6 +169,32 @@ def test_existing_package_for_another_tenant_is_never_overwritten(chain):
     assert open(c.package['path'], 'rb').read() == c.package_bytes
 
 
+@pytest.mark.parametrize('other_tenant,changed', [(TENANT, False), ('9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0', None)])
+def test_a_package_written_meanwhile_by_another_run(chain, tmp_path, monkeypatch, other_tenant, changed):
+    """Another run writes the package while this one is packaging: the same transfer is reported
+    unchanged (not a failure), another one refused; the other run's file is kept either way."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
+    c = chain[0]
+    args = dict(c.package_args, dest=str(tmp_path / 'media'), key_friendly_name='Meanwhile')
+    other = run_module(transfer_package, dict(args, dest=str(tmp_path / 'other'), tenant_id=other_tenant))
+    theirs = open(other['path'], 'rb').read()
+    real_build = _byok.build_package
+
+    def build_while_another_run_writes(*a, **kw):
+        package = real_build(*a, **kw)
+        os.makedirs(str(tmp_path / 'media'))
+        with open(str(tmp_path / 'media' / 'KeyTransferPackage-Meanwhile.byok'), 'wb') as f:
+            f.write(theirs)
+        return package
+    monkeypatch.setattr(_byok, 'build_package', build_while_another_run_writes)
+    r = run_module(transfer_package, args)
+    if changed is None:
+        assert r.failed and 'exists for another transfer: tenant_id' in r['msg']
+    else:
+        assert not r.failed and r['changed'] is changed and r['sha256'] == other['sha256']
+    assert open(str(tmp_path / 'media' / 'KeyTransferPackage-Meanwhile.byok'), 'rb').read() == theirs
+
+
 def test_a_foreign_file_is_never_overwritten(chain, tmp_path):
     c = chain[0]
     dest = tmp_path / 'media'
