@@ -177,9 +177,10 @@ class World(object):
     def changing(self, check_mode=False):
         """Hold the world's lock while a step reads the token and the world's files and changes them.
 
-        Two runs at once on one world (two terminals, two playbooks) would otherwise both find a
-        key missing and both generate it - and a tenant key can never be destroyed. The second run
-        waits, then finds what the first made. Check mode changes nothing and takes no lock.
+        The one lock of a world, for its creation and for every step that changes it. Two runs at
+        once on one world (two terminals, two playbooks) would otherwise both find a key missing and
+        both generate it - and a tenant key can never be destroyed. The second run waits, then finds
+        what the first made. Check mode changes nothing and takes no lock.
         """
         if check_mode:
             yield
@@ -412,7 +413,7 @@ def ensure_world(hsm, spec, check_mode=False):
     if check_mode:
         return True, None, _plan(spec, hsm)
     ensure_private_dir(world.dir)
-    with locked(world.dir):
+    with world.changing():
         if world.exists():  # another run finished it while this one waited for the lock
             desc = world.descriptor()
             _compare_existing(spec, desc, hsm)
