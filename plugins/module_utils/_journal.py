@@ -36,6 +36,17 @@ def record_hash(record):
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+def link_problem(record, seq, prev):
+    """Why ``record`` is not record ``seq`` following the record whose hash is ``prev``; None if it is."""
+    if not isinstance(record, dict) or record.get('seq') != seq:
+        return 'record %d is out of sequence' % seq
+    if record.get('prev') != prev:
+        return 'record %d does not follow record %d (removed, reordered or edited)' % (seq, seq - 1)
+    if record.get('hash') != record_hash(record):
+        return 'record %d was edited (its hash does not match)' % seq
+    return None
+
+
 class Journal(object):
     def __init__(self, path):
         self.path = os.path.abspath(path)
@@ -63,13 +74,8 @@ class Journal(object):
             records.append(record)
             if problem:
                 continue
-            if not isinstance(record, dict) or record.get('seq') != n:
-                problem = 'record %d is out of sequence' % n
-            elif record.get('prev') != prev:
-                problem = 'record %d does not follow record %d (removed, reordered or edited)' % (n, n - 1)
-            elif record.get('hash') != record_hash(record):
-                problem = 'record %d was edited (its hash does not match)' % n
-            else:
+            problem = link_problem(record, n, prev)
+            if problem is None:
                 prev = record['hash']
         if problem is None:
             head = self._head()
@@ -148,8 +154,7 @@ class Journal(object):
             record = json.loads(last.decode('utf-8')) if last else None
         except (ValueError, UnicodeDecodeError):
             record = None
-        if (isinstance(record, dict) and record.get('seq') == head['records'] + 1 and record.get('prev') == head['hash']
-                and record.get('hash') == record_hash(record)):
+        if record is not None and link_problem(record, head['records'] + 1, head['hash']) is None:
             head = {'records': record['seq'], 'hash': record['hash']}
             write_private_json(self.head_path, head)
         return head, repaired
