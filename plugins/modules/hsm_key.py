@@ -81,8 +81,9 @@ options:
     default: present
     choices: [present]
 notes:
-  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and writes the key record, so two runs on one world at once
-    (two terminals, two playbooks) never both generate the key; the second waits, then finds the key the first made. Check mode takes no lock.
+  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and writes the key record, so two runs
+    on one world at once (two terminals, two playbooks) never both generate the key; the second waits, then finds
+    the key the first made. Check mode takes no lock.
   - An adopted key that could leave the HSM other than wrapped under a trusted key (not sensitive, or extractable
     without C(CKA_WRAP_WITH_TRUSTED)) is reported with a warning.
 seealso:

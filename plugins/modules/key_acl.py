@@ -52,8 +52,9 @@ options:
         right PIN) before any of them is used.
     required: true
 notes:
-  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and changes the ACLs, so two runs on one world at once
-    (two terminals, two playbooks) never both make the transfer copy; the second waits, then finds the copy the first made. Check mode takes no lock.
+  - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and changes the ACLs, so two runs on one
+    world at once (two terminals, two playbooks) never both make the transfer copy; the second waits, then finds the
+    copy the first made. Check mode takes no lock.
   - Why a session key for the copy. SoftHSM2 lets a key marked C(CKA_WRAP_WITH_TRUSTED) be wrapped only by a key the
     SO marked C(CKA_TRUSTED), and only the SO can set that; but the SO cannot see the user's private keys. So the SO
     makes a trusted session key, the same session then logs in as user and makes the copy with it. A token key that
