@@ -29,6 +29,7 @@ import base64
 import datetime
 import hashlib
 import json
+import os
 import re
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
@@ -81,6 +82,18 @@ def unb64url(text, what):
 
 # ---------------------------------------------------------------- sender
 
+def wrap_key(session, copy_key, package_key, kek_object, kek_kid):
+    """CKM_RSA_AES_KEY_WRAP in two steps inside the HSM: ``OAEP(aes) || KWP(pkcs8)``.
+
+    The one wrapping of the collection: the rehearsal's transfer package and Key Vault's .byok
+    file carry the same ciphertext.
+    """
+    kwp = session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
+                       mechanism('CKM_AES_KEY_WRAP_PAD'))
+    oaep = session.wrap('wrapping the package key under KEK %s' % kek_kid, kek_object, package_key, oaep_sha1())
+    return oaep + kwp
+
+
 def build_package(session, copy_key, package_key, kek_object, signing_key, kek, tenant_id, friendly_name,
                   spki_sha256, generator):
     """Wrap ``copy_key`` for ``kek`` inside the HSM and bind the result; returns the package dict.
@@ -88,10 +101,7 @@ def build_package(session, copy_key, package_key, kek_object, signing_key, kek, 
     ``kek`` is what verify_toolset() returned. ``signing_key`` is the original of the copy: it
     signs the binding, which proves possession of the key being sent.
     """
-    kwp = session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
-                       mechanism('CKM_AES_KEY_WRAP_PAD'))
-    oaep = session.wrap('wrapping the package key under KEK %s' % kek['kek_kid'], kek_object, package_key, oaep_sha1())
-    ciphertext = oaep + kwp
+    ciphertext = wrap_key(session, copy_key, package_key, kek_object, kek['kek_kid'])
     header = {'kid': kek['kek_kid'], 'alg': 'dir', 'enc': ENC}
     binding = {
         'format': BINDING_FORMAT,
@@ -187,47 +197,78 @@ AES_SESSION_KEY = [
 
 
 def unwrap_package(session, kek_private, pkg, ciphertext, key_size_bytes, private_template, already=None):
-    """Unwrap inside the receiving HSM, check the key against the binding, then import it.
+    """Unwrap a transfer package inside the receiving HSM, check the key against the binding, import it.
 
-    The key is first unwrapped as a session object, checked (fingerprint, binding signature),
-    and only then unwrapped again as a token object with ``private_template``; a refused
-    package leaves nothing on the token. ``already(spki_sha256)`` returns the handle of a key
-    imported before, which is then not imported again. Returns (handle, spki_sha256, imported).
+    See unwrap_checked(); the check here is the binding: fingerprint and signature.
+    Returns (handle, spki_sha256, imported).
     """
-    kid = pkg['header']['kid']
+    binding = pkg['binding']
+
+    def check_binding_signature(spki, spki_hash):
+        if spki_hash != binding.get('spki_sha256'):
+            raise TransferPackageError('the key inside has fingerprint %s but the binding declares %s: the binding was '
+                                       'edited' % (spki_hash, binding.get('spki_sha256')))
+        signature = unb64url(pkg['binding_signature']['value'], 'binding signature')
+        if not _crypto.verify_pss_sha256(spki, signature, canonical_json(binding)):
+            raise TransferPackageError('the binding signature does not verify with the transferred key: the binding '
+                                       '(tenant, name, fingerprint or KEK) was edited after the package was made')
+    return unwrap_checked(session, kek_private, pkg['header']['kid'], ciphertext, key_size_bytes, private_template,
+                          check_binding_signature, already)
+
+
+def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, private_template, check=None, already=None,
+                   error=TransferPackageError):
+    """Unwrap ``OAEP(aes) || KWP(pkcs8)`` inside the receiving HSM, prove the key, then import it.
+
+    The key is first unwrapped as a session object (a probe) and proved: it must be an RSA key
+    whose private half signs a fresh random challenge that its public half verifies (a PKCS#8
+    with a real modulus and any other private exponent is refused), then ``check(spki_der,
+    spki_sha256)`` may refuse it. Only then is it unwrapped again as a token object with
+    ``private_template``; a refused key leaves nothing on the token. ``already(spki_sha256)``
+    returns the handle of a key imported before, which is then not imported again.
+    Returns (handle, spki_sha256, imported).
+    """
     oaep, kwp = ciphertext[:key_size_bytes], ciphertext[key_size_bytes:]
     try:
         aes = session.unwrap('unwrapping the package key with KEK %s' % kid, kek_private, oaep,
                              resolve(AES_SESSION_KEY), oaep_sha1())
     except HsmError as e:
-        raise TransferPackageError('the ciphertext does not open with KEK %s: the package is damaged or was not made '
-                                   'for this KEK (%s)' % (kid, e.ckr))
-    # The probe is a session object, removed as soon as it is checked.
-    checking = [(n, v) for n, v in private_template if n not in ('CKA_TOKEN', 'CKA_LABEL', 'CKA_ID', 'CKA_DESTROYABLE')]
-    checking += [('CKA_TOKEN', False), ('CKA_DESTROYABLE', True)]
+        raise error('the ciphertext does not open with KEK %s: the file is damaged or was not made for this KEK (%s)'
+                    % (kid, e.ckr))
     try:
-        probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking),
-                               mechanism('CKM_AES_KEY_WRAP_PAD'))
-    except HsmError as e:
-        raise TransferPackageError('the wrapped key does not open: the package is damaged (%s)' % e.ckr)
-    modulus, exponent = session.rsa_public_numbers(probe)
-    spki = _crypto.spki_der(modulus, exponent)
-    spki_hash = hashlib.sha256(spki).hexdigest()
-    binding = pkg['binding']
-    if spki_hash != binding.get('spki_sha256'):
-        raise TransferPackageError('the key inside has fingerprint %s but the binding declares %s: the binding was '
-                                   'edited' % (spki_hash, binding.get('spki_sha256')))
-    signature = unb64url(pkg['binding_signature']['value'], 'binding signature')
-    if not _crypto.verify_pss_sha256(spki, signature, canonical_json(binding)):
-        raise TransferPackageError('the binding signature does not verify with the transferred key: the binding '
-                                   '(tenant, name, fingerprint or KEK) was edited after the package was made')
-    session.destroy('removing the checked copy', probe)
-    handle = already(spki_hash) if already else None
-    imported = handle is None
-    if imported:
-        handle = session.unwrap('importing the transferred key', aes, kwp, resolve(private_template),
-                                mechanism('CKM_AES_KEY_WRAP_PAD'))
-    session.destroy('removing the package key', aes)
+        checking = [(n, v) for n, v in private_template
+                    if n not in ('CKA_TOKEN', 'CKA_LABEL', 'CKA_ID', 'CKA_DESTROYABLE', 'CKA_SIGN')]
+        checking += [('CKA_TOKEN', False), ('CKA_DESTROYABLE', True), ('CKA_SIGN', True)]
+        try:
+            probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking),
+                                   mechanism('CKM_AES_KEY_WRAP_PAD'))
+        except HsmError as e:
+            raise error('the wrapped key does not open: the file is damaged, or what it wraps is not an RSA private key '
+                        '(%s)' % e.ckr)
+        try:
+            modulus, exponent = session.rsa_public_numbers(probe)
+            spki = _crypto.spki_der(modulus, exponent)
+            spki_hash = hashlib.sha256(spki).hexdigest()
+            challenge = os.urandom(32)
+            try:
+                signature = session.sign('proving the transferred key', probe, challenge, pss_sha256())
+            except HsmError as e:
+                raise error('the transferred key cannot sign a challenge (%s): it is not a whole RSA private key'
+                            % e.ckr)
+            if not _crypto.verify_pss_sha256(spki, signature, challenge):
+                raise error('the transferred key fails its pairwise-consistency test: its private half does not '
+                            'belong to its public key %s (a planted or damaged key); nothing was stored' % spki_hash)
+            if check is not None:
+                check(spki, spki_hash)
+        finally:
+            session.destroy('removing the checked copy', probe)
+        handle = already(spki_hash) if already else None
+        imported = handle is None
+        if imported:
+            handle = session.unwrap('importing the transferred key', aes, kwp, resolve(private_template),
+                                    mechanism('CKM_AES_KEY_WRAP_PAD'))
+    finally:
+        session.destroy('removing the package key', aes)
     return handle, spki_hash, imported
 
 

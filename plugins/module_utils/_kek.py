@@ -23,7 +23,6 @@ __metaclass__ = type
 import base64
 import hashlib
 import json
-import re
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
@@ -77,16 +76,7 @@ def group_hash(hex_digest):
 
 def normalize_root_hash(text):
     """Accept the pinned root hash with or without spaces or colons; SHA-256 only."""
-    digits = re.sub(r'[\s:]', '', text or '').lower()
-    if not re.match(r'^[0-9a-f]*$', digits):
-        raise ByokError('root_hash %r has characters other than hex digits, spaces and colons' % (text,))
-    if len(digits) == 40:
-        raise ByokError('root_hash is 40 hex digits, a SHA-1 hash; SHA-1 is no longer collision-resistant, so only '
-                        'the SHA-256 root hash (64 hex digits) is accepted: ask the vendor for it')
-    if len(digits) != 64:
-        raise ByokError('root_hash must be the SHA-256 of the vendor root, 64 hex digits (spaces allowed); '
-                        'got %d digits' % len(digits))
-    return digits
+    return _crypto.normalize_sha256(text, 'root_hash', 'the vendor root', 'ask the vendor for it')
 
 
 # ---------------------------------------------------------------- building (vendor side)

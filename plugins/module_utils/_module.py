@@ -41,6 +41,47 @@ TOOLSET_ARGS = {
     'root_hash': {'type': 'str', 'required': True},
 }
 
+# A KEK comes from the regional toolset (verified to the pinned root hash) or from Azure Key Vault
+# (the key bundle of an import-only KEK, pinned by its fingerprint): one or the other.
+KEK_SOURCE_ARGS = dict(
+    [(name, dict(value, required=False)) for name, value in TOOLSET_ARGS.items()],
+    kek_file={'type': 'path'},
+    kek_spki_sha256={'type': 'str', 'no_log': False},
+)
+KEK_SOURCE_RULES = {
+    'mutually_exclusive': [('kek_file', 'kek_package'), ('kek_file', 'security_world_package'), ('kek_file', 'root_hash')],
+    'required_together': [('kek_package', 'security_world_package', 'root_hash'), ('kek_file', 'kek_spki_sha256')],
+    'required_one_of': [('kek_package', 'kek_file')],
+}
+
+
+def verified_kek(params):
+    """The KEK a world may trust, from either source; the same dict shape from both."""
+    if params.get('kek_file'):
+        from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import read_kek_file
+        return dict(read_kek_file(params['kek_file'], params['kek_spki_sha256']), source='keyvault')
+    from ansible_collections.keyceremony.byok.plugins.module_utils._kek import read_and_verify
+    return dict(read_and_verify(params['kek_package'], params['security_world_package'], params['root_hash']),
+                source='toolset')
+
+
+KEYVAULT_ARGS = {
+    'vault_url': {'type': 'str', 'required': True},
+    'tenant': {'type': 'str'},
+    'client_id': {'type': 'str'},
+    'secret': {'type': 'str', 'no_log': True},
+    'authority': {'type': 'str', 'default': 'https://login.microsoftonline.com'},
+    'access_token': {'type': 'str', 'no_log': True},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'journal': {'type': 'path'},
+}
+KEYVAULT_RULES = {
+    'mutually_exclusive': [('access_token', 'secret')],
+    'required_together': [('tenant', 'client_id', 'secret')],
+    'required_one_of': [('access_token', 'secret')],
+}
+
 TENANT_ARGS = {
     'tenant_url': {'type': 'str', 'required': True},
     'admin_user': {'type': 'str', 'required': True},
@@ -65,8 +106,14 @@ def spec(*parts, **extra):
     return merged
 
 
-def new_module(argument_spec, needs_hsm=True, **kwargs):
-    """The module, failing early when a library it needs is missing (the online ones need no PyKCS11)."""
+def new_module(argument_spec, needs_hsm=True, rules=(), **kwargs):
+    """The module, failing early when a library it needs is missing (the online ones need no PyKCS11).
+
+    ``rules``: dictionaries of AnsibleModule's option rules (mutually_exclusive, ...), merged.
+    """
+    for part in rules:
+        for name, value in part.items():
+            kwargs[name] = list(kwargs.get(name, [])) + list(value)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     if needs_hsm and not _hsm.HAS_PYKCS11:
         module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)

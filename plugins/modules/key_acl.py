@@ -14,8 +14,9 @@ version_added: 0.1.0
 description:
   - The equivalent of C(KeyTransferRemote.exe -ModifyAcls), the one step of the transfer that needs the administrator
     card set.
-  - Verifies the KEK package again against O(root_hash) (a world never trusts an unverified KEK), then rebuilds the
-    security officer (SO) PIN from at least K of O(admin_cards).
+  - Verifies the KEK package again against O(root_hash) - or, for Azure Key Vault, checks the KEK in O(kek_file) against
+    its pinned fingerprint O(kek_spki_sha256) as M(keyceremony.byok.keyvault_kek_verify) does (a world never trusts an
+    unverified KEK) - then rebuilds the security officer (SO) PIN from at least K of O(admin_cards).
   - As SO, in one session, imports the KEK public key as a trusted, wrap-only token object C(kek_<kid>).
   - As SO, creates the package key C(key_<app>_xferwrap_<ident>), an AES-256 token key marked trusted that can wrap
     but never unwrap, encrypt or decrypt, and that can itself leave the HSM only wrapped under a trusted key (the KEK).
@@ -37,7 +38,7 @@ extends_documentation_fragment:
   - keyceremony.byok.world.TOKEN
   - keyceremony.byok.world.KEY_NAME
   - keyceremony.byok.world.ADMIN_CARDS
-  - keyceremony.byok.toolset
+  - keyceremony.byok.toolset.OR_KEY_VAULT
   - keyceremony.byok.attributes
   - keyceremony.byok.attributes.CHANGES
 options:
@@ -72,7 +73,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Modify the ACLs of the tenant key with two of the three cards
+- name: Modify the ACLs of the tenant key with two of the three cards (the rehearsal tenant's toolset)
   keyceremony.byok.key_acl:
     world_dir: /var/lib/keyceremony/world
     ident: contosokey
@@ -84,6 +85,16 @@ EXAMPLES = r'''
         pin: "{{ card1_pin }}"
       - path: /media/card3/contoso.card
         pin: "{{ card3_pin }}"
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
+
+- name: The same for an Azure Key Vault KEK, pinned by the fingerprint read aloud from the online workstation
+  keyceremony.byok.key_acl:
+    world_dir: /var/lib/keyceremony/world
+    ident: contosokey
+    kek_file: /media/transfer/contoso-kek.kek.json
+    kek_spki_sha256: "{{ kek_fingerprint_read_aloud }}"
+    admin_cards: "{{ two_of_the_cards }}"
   environment:
     SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
 '''
@@ -130,18 +141,18 @@ actions:
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
-from ansible_collections.keyceremony.byok.plugins.module_utils._kek import read_and_verify
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
     KeyRecord, acl_state, check_key_names, describe_key, make_record, modify_acls)
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
-    ADMIN_CARDS_ARG, KEY_NAME_ARGS, TOKEN_ARG, TOOLSET_ARGS, WORLD_ARGS, new_module, run, spec)
+    ADMIN_CARDS_ARG, KEK_SOURCE_ARGS, KEK_SOURCE_RULES, KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec,
+    verified_kek)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext, recover_so_pin
 
 
 def work(module):
     p = module.params
     check_key_names(p['app_name'], p['ident'])
-    kek = read_and_verify(p['kek_package'], p['security_world_package'], p['root_hash'])
+    kek = verified_kek(p)
     so_pin = recover_so_pin(p['world_dir'], p['admin_cards'])
     with Hsm(p['pkcs11_module']) as hsm:
         ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
@@ -172,9 +183,10 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS, TOOLSET_ARGS, ADMIN_CARDS_ARG,
+    module = new_module(spec(WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS, KEK_SOURCE_ARGS, ADMIN_CARDS_ARG,
                              ident={'type': 'str', 'required': True},
-                             admin_cards=dict(ADMIN_CARDS_ARG['admin_cards'], required=True)))
+                             admin_cards=dict(ADMIN_CARDS_ARG['admin_cards'], required=True)),
+                        rules=[KEK_SOURCE_RULES])
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
     run(module, work, journal_as='key_acl', journal_fields=('key_name', 'copy_name', 'kek_kid', 'kek_spki_sha256', 'spki_sha256', 'actions'))
 

@@ -26,13 +26,21 @@ description:
     tenant is refused by another, and an edited header or binding is refused.
   - An existing file for the same key, KEK and tenant gives C(changed=false); an existing file for anything else is
     an error and is never overwritten.
+  - "With an Azure Key Vault KEK (O(kek_file) and O(kek_spki_sha256) instead of the toolset) it writes
+    C(<key_friendly_name>.byok) instead, exactly the file Azure's BYOK specification defines and nothing else:
+    C({\"schema_version\": \"1.0.0\", \"header\": {\"kid\": <the KEK's versioned key URL>, \"alg\": \"dir\",
+    \"enc\": \"CKM_RSA_AES_KEY_WRAP\"}, \"ciphertext\": <base64url>, \"generator\": <this tool; the source HSM>})
+    - with the same ciphertext construction. O(tenant_id) is not needed then. Such a file carries no binding, so the
+    world records the SHA-256 of every C(.byok) file it made in the transfer copy's key record; an existing file is
+    C(changed=false) only when this world made it for the same key and KEK, and is otherwise refused and never
+    overwritten."
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - keyceremony.byok.world
   - keyceremony.byok.world.TOKEN
   - keyceremony.byok.world.KEY_NAME
-  - keyceremony.byok.toolset
+  - keyceremony.byok.toolset.OR_KEY_VAULT
   - keyceremony.byok.attributes
   - keyceremony.byok.attributes.CHANGES
 options:
@@ -46,12 +54,12 @@ options:
     description:
       - The tenant's ID, a GUID (C(BPOSId) of C(Get-AadrmConfiguration), RV(keyceremony.byok.tenant_info#module:bpos_id)).
         The package is bound to it.
+      - Required with the toolset; not used with a Key Vault KEK (O(kek_file)).
     type: str
-    required: true
   key_friendly_name:
     description:
       - The name of the package, 1 to 64 letters, digits, C(.), C(-) or C(_); the file is
-        C(KeyTransferPackage-<key_friendly_name>.byok).
+        C(KeyTransferPackage-<key_friendly_name>.byok), or C(<key_friendly_name>.byok) for a Key Vault KEK.
     type: str
     required: true
   dest:
@@ -60,9 +68,17 @@ options:
         mode C(0700) when missing.
     type: path
     required: true
+notes:
+  - SoftHSM2 2.6.1 zero-pads the PKCS#8 to a multiple of 8 bytes before the AES key wrap with padding, so the key
+    inside a C(.byok) made on SoftHSM2 can carry up to 7 trailing zero bytes. The rehearsal's Key Vault accepts that;
+    a real Azure Key Vault may refuse such a payload when it parses the PKCS#8. This is a limitation of SoftHSM2, not
+    of real HSMs, whose wrap does not pad the PKCS#8 itself. Rehearse with SoftHSM2, transfer for real from a real HSM.
+  - With a Key Vault KEK the module holds the world's lock (C(<world_dir>/.lock)) while it records and writes the file.
 seealso:
   - module: keyceremony.byok.key_acl
   - module: keyceremony.byok.kek_package_verify
+  - module: keyceremony.byok.keyvault_kek_verify
+  - module: keyceremony.byok.keyvault_byok_import
 '''
 
 EXAMPLES = r'''
@@ -79,6 +95,17 @@ EXAMPLES = r'''
   environment:
     SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
   register: package
+
+- name: Package the tenant key for an Azure Key Vault KEK (ContosoBYOK.byok, Azure's own format)
+  keyceremony.byok.transfer_package:
+    world_dir: /var/lib/keyceremony/world
+    ident: contosokey
+    kek_file: /media/transfer/contoso-kek.kek.json
+    kek_spki_sha256: "{{ kek_fingerprint_read_aloud }}"
+    key_friendly_name: ContosoBYOK
+    dest: /media/transfer
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
 '''
 
 RETURN = r'''
@@ -87,6 +114,12 @@ path:
   returned: success
   type: str
   sample: /media/transfer/KeyTransferPackage-ContosoBYOK.byok
+format:
+  description: V(rehearsal) for a transfer package of the rehearsal tenant (bound to O(tenant_id)), V(keyvault) for
+    Azure Key Vault's C(.byok) file.
+  returned: success
+  type: str
+  sample: keyvault
 sha256:
   description: SHA-256 of the package file, to compare after it crossed to the online workstation. V(null) in check
     mode when the package is still to be made.
@@ -104,7 +137,7 @@ spki_sha256:
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
 tenant_id:
-  description: The tenant the package is bound to (lower case).
+  description: The tenant the package is bound to (lower case); V(null) for a Key Vault C(.byok) file.
   returned: success
   type: str
   sample: 2b51f7a3-8c4d-4e59-9a1b-0c2d3e4f5a6b
@@ -112,17 +145,18 @@ tenant_id:
 
 import os
 
-from ansible_collections.keyceremony.byok.plugins.module_utils import _byok
+from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _keyvault
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, file_sha256, write_private_file
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
+    ensure_private_dir, file_sha256, sha256_hex, write_private_file)
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
-from ansible_collections.keyceremony.byok.plugins.module_utils._kek import read_and_verify
-from ansible_collections.keyceremony.byok.plugins.module_utils._keys import acl_state, check_key_names
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyRecord, acl_state, check_key_names
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
-    KEY_NAME_ARGS, TOKEN_ARG, TOOLSET_ARGS, WORLD_ARGS, new_module, run, spec)
+    KEK_SOURCE_ARGS, KEK_SOURCE_RULES, KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec, verified_kek)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
 
-GENERATOR = 'keyceremony.byok transfer_package 0.1.0 (PKCS#11, two-step CKM_RSA_AES_KEY_WRAP)'
+VERSION = '0.2.0'
+GENERATOR = 'keyceremony.byok transfer_package %s (PKCS#11, two-step CKM_RSA_AES_KEY_WRAP)' % VERSION
 
 
 def _existing(path, want):
@@ -141,24 +175,45 @@ def _existing(path, want):
                         'key_friendly_name' % (path, diff))
 
 
+def _existing_byok(path, made, want):
+    """A .byok file carries no binding: it is the same transfer only when this world recorded making it."""
+    sha256 = file_sha256(path)
+    if made.get(sha256) != want:
+        raise ByokError('%s exists and is not a .byok file this world made for key %s and KEK %s; it is never '
+                        'overwritten: move it away or choose another key_friendly_name'
+                        % (path, want['spki_sha256'], want['kek_kid']))
+    return sha256
+
+
+def _generator(token):
+    return 'keyceremony.byok transfer_package %s; source HSM: %s %s firmware %s' % (
+        VERSION, token.manufacturer, token.model, token.firmware)
+
+
 def work(module):
     p = module.params
     check_key_names(p['app_name'], p['ident'])
-    tenant_id = _byok.check_tenant_id(p['tenant_id'])
+    kek = verified_kek(p)
+    keyvault = kek['source'] == 'keyvault'
+    if keyvault:
+        tenant_id = None
+    elif not p['tenant_id']:
+        raise ByokError('tenant_id is required with the regional toolset: the transfer package is bound to one tenant')
+    else:
+        tenant_id = _byok.check_tenant_id(p['tenant_id'])
     name = _byok.check_friendly_name(p['key_friendly_name'])
-    kek = read_and_verify(p['kek_package'], p['security_world_package'], p['root_hash'])
-    path = os.path.join(p['dest'], _byok.package_file_name(name))
+    path = os.path.join(p['dest'], name + '.byok' if keyvault else _byok.package_file_name(name))
     with Hsm(p['pkcs11_module']) as hsm:
         ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
+        if keyvault:
+            with ctx.world.changing(module.check_mode):
+                return _keyvault_file(module, ctx, kek, path)
         with ctx.user_session() as session:
-            names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
-            if todo:
-                raise ByokError('the key is not prepared for KEK %s: %s. Run keyceremony.byok.key_acl with the admin '
-                                'cards first' % (kek['kek_kid'], '; '.join(todo)))
+            names, original, todo, state = _prepared(session, p, kek)
             want = {'tenant_id': tenant_id, 'spki_sha256': original['spki_sha256'], 'kek_kid': kek['kek_kid'],
                     'key_friendly_name': name}
-            result = {'path': path, 'kek_kid': kek['kek_kid'], 'spki_sha256': original['spki_sha256'],
-                      'tenant_id': tenant_id}
+            result = {'path': path, 'format': 'rehearsal', 'kek_kid': kek['kek_kid'],
+                      'spki_sha256': original['spki_sha256'], 'tenant_id': tenant_id}
             if os.path.exists(path):
                 _existing(path, want)
                 return dict(result, changed=False, sha256=file_sha256(path))
@@ -176,14 +231,51 @@ def work(module):
     return dict(result, changed=True, sha256=file_sha256(path))
 
 
+def _prepared(session, p, kek):
+    names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+    if todo:
+        raise ByokError('the key is not prepared for KEK %s: %s. Run keyceremony.byok.key_acl with the admin '
+                        'cards first' % (kek['kek_kid'], '; '.join(todo)))
+    return names, original, todo, state
+
+
+def _keyvault_file(module, ctx, kek, path):
+    """Azure Key Vault's .byok, recorded in the copy's key record before it is written (under the world's lock)."""
+    p = module.params
+    with ctx.user_session() as session:
+        names, original, todo, state = _prepared(session, p, kek)
+        record = KeyRecord(ctx.world.dir, names['copy'])
+        rec = record.read() if record.exists() else {}
+        made = rec.get('byok_files') or {}
+        want = {'kek_kid': kek['kek_kid'], 'spki_sha256': original['spki_sha256']}
+        result = {'path': path, 'format': 'keyvault', 'kek_kid': kek['kek_kid'],
+                  'spki_sha256': original['spki_sha256'], 'tenant_id': None}
+        if os.path.exists(path):
+            return dict(result, changed=False, sha256=_existing_byok(path, made, want))
+        if module.check_mode:
+            return dict(result, changed=True, sha256=None)
+        ciphertext = _byok.wrap_key(session, state['copy_handle'], state['package_key'], state['kek'], kek['kek_kid'])
+        data = _keyvault.serialize_byok(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
+    sha256 = sha256_hex(data)
+    # the record first: a run killed between the two leaves a record of a file never written (harmless),
+    # never a file the world cannot vouch for
+    made[sha256] = want
+    record.write(dict(rec, byok_files=made))
+    ensure_private_dir(p['dest'])
+    write_private_file(path, data, exclusive=True)
+    return dict(result, changed=True, sha256=sha256)
+
+
 def main():
-    module = new_module(spec(WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS, TOOLSET_ARGS,
+    module = new_module(spec(WORLD_ARGS, TOKEN_ARG, KEY_NAME_ARGS, KEK_SOURCE_ARGS,
                              ident={'type': 'str', 'required': True},
-                             tenant_id={'type': 'str', 'required': True},
+                             tenant_id={'type': 'str'},
                              key_friendly_name={'type': 'str', 'required': True},
-                             dest={'type': 'path', 'required': True}))
+                             dest={'type': 'path', 'required': True}),
+                        rules=[KEK_SOURCE_RULES])
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='transfer_package', journal_fields=('path', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
+    run(module, work, journal_as='transfer_package',
+        journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
 
 
 if __name__ == '__main__':
