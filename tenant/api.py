@@ -16,18 +16,21 @@ __metaclass__ = type
 import base64
 import datetime
 import hashlib
+import json
 import secrets
 from typing import List, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import verify_password
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS, group_hash
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import possession_message
+from ansible_collections.keyceremony.byok.tenant import keyvault
 from ansible_collections.keyceremony.byok.tenant.store import key_view
 
 API = '/api/v1'
@@ -275,15 +278,178 @@ def create_app(service, session_ttl=3600):
             raise refused(e)
         return {'created': got['created'], 'tpd': got['tpd'], 'key': key_view(got['key'])}
 
+    # ------------------------------------------------------------ Azure AD, for the rehearsal's Key Vault
+
+    def known_tenant(tenant_id):
+        if service.store.tenant(tenant_id) is None:
+            return JSONResponse({'error': 'invalid_tenant', 'error_description': 'Tenant %r not found here.'
+                                 % tenant_id[:64]}, status_code=400)
+        return None
+
+    @app.post('/{tenant_id}/oauth2/v2.0/token', include_in_schema=False)
+    async def token(tenant_id: str, request: Request):
+        refused = known_tenant(tenant_id)
+        if refused is not None:
+            return refused
+        status, body = keyvault.issue_token(service.store, tenant_id, await request.body())
+        return JSONResponse(body, status_code=status, headers={'Cache-Control': 'no-store'})
+
+    @app.get('/{tenant_id}/v2.0/.well-known/openid-configuration', include_in_schema=False)
+    def openid_configuration(tenant_id: str, request: Request):
+        refused = known_tenant(tenant_id)
+        return refused or keyvault.openid_configuration(str(request.base_url).rstrip('/'), tenant_id)
+
     return app
 
 
-def serve(service, listen, session_ttl=3600):
-    import uvicorn
+def create_keyvault_app(service, authority_port):
+    """Key Vault's data plane; the challenge sends clients to the token endpoint on ``authority_port``."""
+    app = FastAPI(title='keyceremony.byok rehearsal Key Vault', version='7.4', openapi_url=None, docs_url=None,
+                  redoc_url=None)
+    app.add_middleware(BodyLimit)
+
+    def error(status, code, message, request=None):
+        headers = None
+        if status == 401 and request is not None:
+            host = request.url.hostname
+            base = 'https://%s:%d' % ('[%s]' % host if ':' in host else host, authority_port)
+            ids = service.tenant_ids()
+            # one tenant: its ID, as a real vault names its own; several: none (the credential's own tenant)
+            authorization = base + ('/' + ids[0] if len(ids) == 1 else '')
+            headers = {'WWW-Authenticate': 'Bearer authorization="%s", resource="https://vault.azure.net"'
+                                           % authorization}
+        return JSONResponse({'error': {'code': code, 'message': message}}, status_code=status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc):
+        return error(exc.status_code, 'BadParameter' if exc.status_code < 500 else 'InternalError', str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request, exc):
+        return error(400, 'BadParameter', 'The request is not valid')
+
+    @app.middleware('http')
+    async def authenticate(request, call_next):
+        try:
+            keyvault.check_api_version(request.query_params.get('api-version'))
+        except keyvault.VaultError as e:
+            return error(e.status, e.code, str(e))
+        tenant_id = keyvault.tenant_of_token(service.store, request.headers.get('authorization'))
+        if tenant_id is None:
+            if request.headers.get('authorization'):
+                return error(401, 'Unauthorized', 'AKV10000: Request is missing a valid Bearer token, or it has '
+                                                  'expired', request)
+            return error(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', request)
+        request.state.tenant_id = tenant_id
+        return await call_next(request)
+
+    def vault(request):
+        host = request.url.hostname
+        origin = 'https://%s%s' % ('[%s]' % host if ':' in host else host,
+                                   '' if request.url.port in (None, 443) else ':%d' % request.url.port)
+        return keyvault.Vault(service.tenant(request.state.tenant_id), origin)
+
+    async def body_of(request):
+        try:
+            body = json.loads((await request.body()).decode('utf-8') or 'null')
+        except (ValueError, UnicodeDecodeError):
+            raise keyvault.bad('The request body is not JSON')
+        if not isinstance(body, dict):
+            raise keyvault.bad('The request body must be a JSON object')
+        return body
+
+    def answer(fn):
+        try:
+            return fn()
+        except keyvault.VaultError as e:
+            return error(e.status, e.code, str(e))
+        except ByokError as e:
+            return error(500, 'InternalError', str(e))
+
+    @app.post('/keys/{name}/create')
+    async def create_key(name: str, request: Request):
+        try:
+            body = await body_of(request)
+        except keyvault.VaultError as e:
+            return error(e.status, e.code, str(e))
+        v = vault(request)
+        return await run_in_threadpool(answer, lambda: v.create(name, body))
+
+    @app.put('/keys/{name}')
+    async def import_key(name: str, request: Request):
+        try:
+            body = await body_of(request)
+        except keyvault.VaultError as e:
+            return error(e.status, e.code, str(e))
+        v = vault(request)
+        return await run_in_threadpool(answer, lambda: v.import_key(name, body))
+
+    @app.get('/keys')
+    def list_keys(request: Request):
+        v = vault(request)
+        return answer(lambda: v.list())
+
+    @app.get('/keys/{name}/versions')
+    def list_versions(name: str, request: Request):
+        v = vault(request)
+        return answer(lambda: v.list(name))
+
+    @app.get('/keys/{name}')
+    def get_key(name: str, request: Request):
+        v = vault(request)
+        return answer(lambda: keyvault.bundle(v.origin, v.get(name)))
+
+    @app.get('/keys/{name}/{version}')
+    def get_key_version(name: str, version: str, request: Request):
+        v = vault(request)
+        return answer(lambda: keyvault.bundle(v.origin, v.get(name, version or None)))
+
+    return app
+
+
+def _address(listen, option):
     host, _sep, port = listen.rpartition(':')
     if not host or not port.isdigit():
-        raise ByokError('--listen %r must be ADDRESS:PORT, for example 127.0.0.1:8443' % listen)
+        raise ByokError('%s %r must be ADDRESS:PORT, for example 127.0.0.1:8443' % (option, listen))
+    return host.strip('[]'), int(port)
+
+
+def _bound(address, option):
+    import socket
+    host, port = address
+    sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ByokError('cannot listen on %s (%s): %s' % ('%s:%d' % address, option, e.strerror))
+    sock.listen(128)
+    return sock
+
+
+def serve(service, listen, session_ttl=3600, keyvault_listen=None):
+    """The tenant API on ``listen``; with ``keyvault_listen`` also the rehearsal's Key Vault, at the root of that
+    origin (Key Vault's key identifiers have no path prefix), from the same process and TLS certificate."""
+    import uvicorn
+    main = _address(listen, '--listen')
+    sockets = [_bound(main, '--listen')]
+    app = create_app(service, session_ttl)
+    if keyvault_listen:
+        kv = _address(keyvault_listen, '--keyvault-listen')
+        sockets.append(_bound(kv, '--keyvault-listen'))
+        app = _by_port(app, create_keyvault_app(service, main[1]), kv[1])
+    service.record_urls(main, kv if keyvault_listen else None)
     tls = service.ca_path.rsplit('/', 1)[0]
-    uvicorn.run(create_app(service, session_ttl), host=host.strip('[]'), port=int(port),
-                ssl_certfile=tls + '/server.pem', ssl_keyfile=tls + '/server.key', log_level='warning',
-                access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, ssl_certfile=tls + '/server.pem', ssl_keyfile=tls + '/server.key', log_level='warning',
+                            access_log=False, timeout_graceful_shutdown=5, lifespan='off')
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def _by_port(main_app, keyvault_app, keyvault_port):
+    """One ASGI application on two listeners: the Key Vault's port goes to the Key Vault."""
+    async def app(scope, receive, send):
+        server = scope.get('server') or (None, None)
+        target = keyvault_app if server[1] == keyvault_port else main_app
+        return await target(scope, receive, send)
+    return app

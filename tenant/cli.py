@@ -10,12 +10,13 @@
     byok-tenant keys        --data-dir DIR [--tenant-id GUID]
     byok-tenant toolset     --data-dir DIR [--tenant-id GUID] --region NA --out OUT
     byok-tenant receive     --data-dir DIR [--tenant-id GUID] --package FILE
-    byok-tenant serve       --data-dir DIR [--listen 127.0.0.1:8443] [--session-ttl 3600]
+    byok-tenant serve       --data-dir DIR [--listen 127.0.0.1:8443] [--keyvault-listen 127.0.0.1:8444] [--session-ttl 3600]
     byok-tenant openapi
 
 Every command but serve prints one JSON object on success; a refusal prints one line on stderr
-and exits 1. The administrator's password is printed by init and add-tenant, this once only;
-with --credentials FILE it is written to FILE (0600, atomically) instead, and not printed.
+and exits 1. The administrator's password and the Key Vault application's client secret are
+printed by init and add-tenant, this once only; with --credentials FILE they are written to FILE
+(0600, atomically) instead, and not printed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,8 +32,9 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._files import wri
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS
 
 
-CREDENTIALS_HELP = ("write the result, with the administrator's password, to this file (0600, atomically) "
-                    "and print it without the password")
+CREDENTIALS_HELP = ("write the result, with the administrator's password and the client secret, to this file "
+                    "(0600, atomically) and print it without them")
+SHOWN_ONCE = ('admin_password', 'client_secret')
 
 
 def parser():
@@ -66,6 +68,8 @@ def parser():
     c = sub.add_parser('serve', help='serve the tenant API over HTTPS')
     c.add_argument('--data-dir', required=True)
     c.add_argument('--listen', default='127.0.0.1:8443', help='address:port (default 127.0.0.1:8443)')
+    c.add_argument('--keyvault-listen', help='also serve the rehearsal\'s Azure Key Vault on address:port (for example '
+                                             '127.0.0.1:8444), at the root of that origin')
     c.add_argument('--session-ttl', type=int, default=3600, help='seconds a Connect session lasts (default 3600)')
     sub.add_parser('openapi', help='print the API description (OpenAPI 3)')
     return p
@@ -86,7 +90,7 @@ def run(args):
         return _shown_once(args, info)
     if args.command == 'serve':
         from ansible_collections.keyceremony.byok.tenant import api
-        api.serve(service, args.listen, args.session_ttl)
+        api.serve(service, args.listen, args.session_ttl, args.keyvault_listen)
         return None
     tenant = service.tenant(args.tenant_id)
     if args.command == 'info':
@@ -106,11 +110,12 @@ def run(args):
 
 
 def _shown_once(args, info):
-    """The administrator's password leaves this process once: in the credentials file, or printed."""
+    """The administrator's password and the client secret leave this process once: in the credentials file, or
+    printed."""
     if not args.credentials:
         return info
     write_private_json(args.credentials, info)
-    shown = dict((k, v) for k, v in info.items() if k != 'admin_password')
+    shown = dict((k, v) for k, v in info.items() if k not in SHOWN_ONCE)
     shown['credentials'] = os.path.abspath(args.credentials)
     return shown
 

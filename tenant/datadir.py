@@ -111,6 +111,20 @@ class Service(object):
                             % self.dir)
         self.store = Store(os.path.join(self.dir, 'tenant.db'))
 
+    def record_urls(self, listen, keyvault_listen=None):
+        """Where ``serve`` listens, for ``info``: serve.json (public; rewritten by each serve)."""
+        def url(address):
+            host, port = address
+            host = '127.0.0.1' if host in ('0.0.0.0', '') else host
+            return 'https://%s:%d' % ('[%s]' % host if ':' in host else host, port)
+        write_private_json(os.path.join(self.dir, 'serve.json'), {
+            'tenant_url': url(listen), 'authority': url(listen),
+            'keyvault_url': url(keyvault_listen) if keyvault_listen else None})
+
+    def urls(self):
+        path = os.path.join(self.dir, 'serve.json')
+        return read_json(path, 'serve record') if os.path.isfile(path) else {}
+
     def tenant_ids(self):
         return [r['tenant_id'] for r in self.store.read('SELECT tenant_id FROM tenants ORDER BY created')]
 
@@ -172,6 +186,10 @@ class Tenant(object):
             'keks': dict((region, {'kid': k['kid'], 'spki_sha256': k['spki_sha256']}) for region, k in r['keks'].items()),
             'data_dir': self.service.dir,
             'ca_path': self.service.ca_path,
+            'keyvault_client_ids': [a['client_id'] for a in self.service.store.apps(self.tenant_id)],
+            'tenant_url': self.service.urls().get('tenant_url'),
+            'authority': self.service.urls().get('authority'),
+            'keyvault_url': self.service.urls().get('keyvault_url'),
         }
 
     def toolset_files(self, region):
@@ -395,8 +413,10 @@ def add_tenant(service, tenant_id=None, regions=_kek.REGIONS, admin_user=None, a
     service.store.add_tenant(tenant_id, admin_user, hash_password(admin_password, secrets.token_bytes(16)), {
         'key_type': 'Microsoft-managed', 'spki_sha256': microsoft['spki_sha256'], 'friendly_name': None,
         'hsm_label': MICROSOFT_LABEL, 'source': 'microsoft'})
+    from ansible_collections.keyceremony.byok.tenant.keyvault import new_app
+    client_id, client_secret = new_app(service.store, tenant_id)
     info = Tenant(service, tenant_id).info()
-    info.update(admin_user=admin_user, admin_password=admin_password)
+    info.update(admin_user=admin_user, admin_password=admin_password, client_id=client_id, client_secret=client_secret)
     return info
 
 

@@ -62,6 +62,35 @@ CREATE TABLE IF NOT EXISTS tpds (
     imported TEXT NOT NULL,
     PRIMARY KEY (tenant_id, tpd_id)
 );
+CREATE TABLE IF NOT EXISTS apps (
+    client_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id),
+    secret_hash TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES apps(client_id),
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id),
+    audience TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vault_keys (
+    tenant_id TEXT NOT NULL REFERENCES tenants(tenant_id),
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kty TEXT NOT NULL,
+    key_ops TEXT NOT NULL,
+    n TEXT NOT NULL,
+    e TEXT NOT NULL,
+    spki_sha256 TEXT NOT NULL,
+    hsm_label TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, name, version)
+);
 """
 
 
@@ -188,6 +217,53 @@ class Store(object):
             db.execute("UPDATE keys SET status = 'Archived' WHERE tenant_id = ? AND status = 'Active'", (tenant_id,))
             db.execute("UPDATE keys SET status = 'Active' WHERE key_identifier = ?", (key_identifier,))
         return self.key(tenant_id, key_identifier), True
+
+    # ------------------------------------------------------------ Key Vault: applications, tokens, keys
+
+    def add_app(self, client_id, tenant_id, secret_hash):
+        with self.tx() as db:
+            db.execute('INSERT INTO apps VALUES (?, ?, ?, ?)', (client_id, tenant_id, secret_hash, now()))
+
+    def app(self, client_id):
+        rows = self.read('SELECT * FROM apps WHERE client_id = ?', (client_id,))
+        return rows[0] if rows else None
+
+    def apps(self, tenant_id):
+        return self.read('SELECT client_id, created FROM apps WHERE tenant_id = ? ORDER BY created', (tenant_id,))
+
+    def add_access_token(self, token, client_id, tenant_id, audience, expires):
+        with self.tx() as db:
+            db.execute('DELETE FROM access_tokens WHERE expires < ?', (int(expires) - 86400,))
+            db.execute('INSERT INTO access_tokens VALUES (?, ?, ?, ?, ?)',
+                       (token_hash(token), client_id, tenant_id, audience, int(expires)))
+
+    def access_token(self, token):
+        rows = self.read('SELECT * FROM access_tokens WHERE token_sha256 = ?', (token_hash(token),))
+        return rows[0] if rows else None
+
+    def add_vault_key(self, row):
+        with self.tx() as db:
+            db.execute('INSERT INTO vault_keys VALUES (:tenant_id, :name, :version, :kty, :key_ops, :n, :e, :spki_sha256, '
+                       ':hsm_label, :enabled, :created, :updated, :tags)', row)
+
+    def vault_key(self, tenant_id, name, version=None):
+        """A version of a vault key, the latest (the most recently created) when ``version`` is None."""
+        if version:
+            rows = self.read('SELECT * FROM vault_keys WHERE tenant_id = ? AND name = ? AND version = ?',
+                             (tenant_id, name, version))
+        else:
+            rows = self.read('SELECT * FROM vault_keys WHERE tenant_id = ? AND name = ? ORDER BY created DESC, rowid DESC '
+                             'LIMIT 1', (tenant_id, name))
+        return rows[0] if rows else None
+
+    def vault_keys(self, tenant_id, name=None):
+        """The latest version of every key (``name`` None), or every version of one key, oldest first."""
+        if name is not None:
+            return self.read('SELECT * FROM vault_keys WHERE tenant_id = ? AND name = ? ORDER BY created, rowid',
+                             (tenant_id, name))
+        return self.read('SELECT * FROM vault_keys AS v WHERE tenant_id = ? AND rowid = (SELECT rowid FROM vault_keys '
+                         'WHERE tenant_id = v.tenant_id AND name = v.name ORDER BY created DESC, rowid DESC LIMIT 1) '
+                         'ORDER BY name', (tenant_id,))
 
     # ------------------------------------------------------------ TPDs
 

@@ -257,7 +257,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
                             % e.ckr)
             if not _crypto.verify_pss_sha256(spki, signature, challenge):
                 raise error('the transferred key fails its pairwise-consistency test: its private half does not '
-                            'belong to its public key %s (a planted or damaged key); nothing was stored' % spki_hash)
+                            'belong to its public key %s (a planted or damaged key)' % spki_hash)
             if check is not None:
                 check(spki, spki_hash)
         finally:

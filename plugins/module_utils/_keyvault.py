@@ -217,7 +217,7 @@ def build_byok(kek_kid, ciphertext, generator):
             'ciphertext': b64url(ciphertext), 'generator': generator}
 
 
-def serialize_byok(doc):
+def serialize(doc):
     return json.dumps(doc, indent=2).encode('utf-8') + b'\n'
 
 

@@ -122,6 +122,22 @@ def new_module(argument_spec, needs_hsm=True, rules=(), **kwargs):
     return module
 
 
+def read_carried_file(path, expected_sha256, option):
+    """The bytes of a file that crossed on the transfer media, refused when they are not the bytes the offline side
+    recorded (``expected_sha256``, optional). The hash is taken of the bytes returned, which are the ones sent."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except IOError as e:
+        raise ByokError('cannot read %s %s: %s' % (option, path, e.strerror))
+    got = sha256_hex(data)
+    if expected_sha256 and got != expected_sha256.strip().lower():
+        raise ByokError('%s has SHA-256 %s, but the offline workstation recorded %s: it changed on the way; do not '
+                        'upload it, bring the file again from the offline workstation' % (path, got, expected_sha256))
+    return data
+
+
 def tenant_client(params):
     from ansible_collections.keyceremony.byok.plugins.module_utils._tenant import TenantClient
     return TenantClient(params['tenant_url'], params['admin_user'], params['admin_password'], params['ca_path'],

@@ -106,8 +106,8 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
-from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    TENANT_ARGS, new_module, read_carried_file, run, spec, tenant_client)
 
 IRREVERSIBLE = ('making a key active is irreversible: the active key %s becomes archived, and there is no way back but to '
                 'activate another. Set force=true (the -Force of Set-AadrmKeyProperties) to confirm')
@@ -119,16 +119,7 @@ def work(module):
         raise ByokError('a key cannot be made archived: activate another key instead (key_identifier needs active=true)')
     package = None
     if p['key_file']:
-        try:
-            with open(p['key_file'], 'rb') as f:
-                package = f.read()
-        except IOError as e:
-            raise ByokError('cannot read key_file %s: %s' % (p['key_file'], e.strerror))
-        got = sha256_hex(package)
-        if p['key_file_sha256'] and got != p['key_file_sha256'].strip().lower():
-            raise ByokError('%s has SHA-256 %s, but the offline workstation recorded %s: it changed on the way; do not '
-                            'upload it, bring the package again from the offline workstation'
-                            % (p['key_file'], got, p['key_file_sha256']))
+        package = read_carried_file(p['key_file'], p['key_file_sha256'], 'key_file')
         spki = parse_package(package)['binding']['spki_sha256']
     actions = []
     with tenant_client(p) as client:

@@ -255,7 +255,7 @@ def _keyvault_file(module, ctx, kek, path):
         if module.check_mode:
             return dict(result, changed=True, sha256=None)
         ciphertext = _byok.wrap_key(session, state['copy_handle'], state['package_key'], state['kek'], kek['kek_kid'])
-        data = _keyvault.serialize_byok(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
+        data = _keyvault.serialize(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
     sha256 = sha256_hex(data)
     # the record first: a run killed between the two leaves a record of a file never written (harmless),
     # never a file the world cannot vouch for

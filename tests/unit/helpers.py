@@ -200,9 +200,11 @@ def free_port():
 class TenantServer(object):
     """`byok-tenant serve` in its own process on a free loopback port."""
 
-    def __init__(self, data_dir, session_ttl=3600):
+    def __init__(self, data_dir, session_ttl=3600, keyvault=False):
         import sys
         self.data_dir = data_dir
+        self.keyvault = keyvault
+        self.keyvault_port = None
         self.ca_path = os.path.join(data_dir, 'tls', 'ca.pem')
         self.session_ttl = session_ttl
         self.command = os.path.join(os.path.dirname(sys.executable), 'byok-tenant')
@@ -213,6 +215,10 @@ class TenantServer(object):
     def url(self):
         return 'https://127.0.0.1:%d' % self.port
 
+    @property
+    def keyvault_url(self):
+        return 'https://127.0.0.1:%d' % self.keyvault_port
+
     def start(self):
         """Start (or restart, on the same port) and wait for /health. A free port picked here can be
         taken by another test process before the service binds it: then it tries another one."""
@@ -220,6 +226,7 @@ class TenantServer(object):
         for attempt in range(3):
             if not fixed:
                 self.port = free_port()
+                self.keyvault_port = free_port() if self.keyvault else None
             output = self._start()
             if output is None:
                 return self
@@ -231,8 +238,9 @@ class TenantServer(object):
         """None once the service answers; its output if it stopped."""
         import subprocess
         import time
+        extra = ['--keyvault-listen', '127.0.0.1:%d' % self.keyvault_port] if self.keyvault else []
         self.proc = subprocess.Popen([self.command, 'serve', '--data-dir', self.data_dir, '--listen',
-                                      '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)],
+                                      '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)] + extra,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: keyvault_byok_import
+short_description: Import the ceremony's .byok file into Azure Key Vault
+version_added: 0.2.0
+description:
+  - Uploads the C(.byok) file that M(keyceremony.byok.transfer_package) made for a Key Vault KEK, as Azure's own tools
+    do - C(PUT <vault>/keys/<name>) with C({"key": {"kty": "RSA-HSM", "key_ops": [...], "key_hsm": <base64url of the
+    whole file>}, "attributes": {"enabled": true}, "tags": {...}}). Key Vault opens it inside its HSM with the KEK the
+    file names; the key never exists in the clear outside an HSM.
+  - The file is checked first - it must be exactly Azure's BYOK file (C(schema_version), C(header) with C(kid), C(alg)
+    C(dir), C(enc) C(CKM_RSA_AES_KEY_WRAP), C(ciphertext), C(generator)) and, with O(byok_file_sha256), the very bytes
+    the offline workstation made.
+  - Idempotent by key. A key named O(name) whose current version has the public key O(spki_sha256) gives
+    C(changed=false). Another key under that name is a failure unless O(new_version=true), which imports the file as a
+    new version. Without O(spki_sha256) an existing key under that name cannot be told apart and is a failure.
+  - After the import the module checks that the key Key Vault made has the fingerprint O(spki_sha256) (when given).
+  - Returns RV(aip_command), the exact C(Use-AipServiceKeyVaultKey) line for the RMS step, and warns when the key is
+    not the 2048 bits Azure Information Protection takes.
+  - Check mode reads the file and the vault and says what would happen, uploading nothing.
+author:
+  - keyceremony.byok maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - keyceremony.byok.keyvault
+  - keyceremony.byok.attributes
+  - keyceremony.byok.attributes.CHANGES
+options:
+  name:
+    description:
+      - The key's name in the vault, 1 to 127 letters, digits and C(-).
+    type: str
+    required: true
+  byok_file:
+    description:
+      - The C(<key_friendly_name>.byok) file from the offline workstation.
+    type: path
+    required: true
+  byok_file_sha256:
+    description:
+      - The SHA-256 (hex) that the offline side recorded for O(byok_file)
+        (RV(keyceremony.byok.transfer_package#module:sha256)). A file that differs is refused before anything is sent;
+        the hash is taken of the bytes that are uploaded.
+    type: str
+  spki_sha256:
+    description:
+      - The fingerprint of the key inside the file (RV(keyceremony.byok.transfer_package#module:spki_sha256), the SHA-256
+        of its DER SubjectPublicKeyInfo). It makes the module idempotent and is checked against what Key Vault made.
+    type: str
+  key_ops:
+    description:
+      - The operations the imported key permits. The default is what the RMS service needs of a tenant key (it needs at
+        least C(decrypt), C(sign), C(unwrapKey) and C(wrapKey)).
+    type: list
+    elements: str
+    default: [decrypt, encrypt, sign, unwrapKey, verify, wrapKey]
+    choices: [decrypt, encrypt, sign, unwrapKey, verify, wrapKey]
+  tags:
+    description:
+      - Tags of the imported key version.
+    type: dict
+    default: {}
+  new_version:
+    description:
+      - Import the file as a new version when the vault's key O(name) is another key. Its current version stays in the
+        vault as an older version.
+    type: bool
+    default: false
+notes:
+  - The RMS step is C(Use-AipServiceKeyVaultKey -KeyVaultKeyUrl <kid>) then
+    C(Set-AipServiceKeyProperties -KeyIdentifier <kid> -Active $true) (irreversible), run in the AIPService PowerShell
+    module; against the rehearsal tenant M(keyceremony.byok.tenant_key) with O(keyceremony.byok.tenant_key#module:key_vault_key_url)
+    does both. The RMS service must also be granted C(get), C(decrypt) and C(sign) on the key (its service principal).
+seealso:
+  - module: keyceremony.byok.transfer_package
+  - module: keyceremony.byok.keyvault_kek
+  - module: keyceremony.byok.tenant_key
+'''
+
+EXAMPLES = r'''
+- name: Import the .byok file into the vault
+  keyceremony.byok.keyvault_byok_import:
+    vault_url: https://contoso-byok.vault.azure.net
+    tenant: "{{ azure_tenant_id }}"
+    client_id: "{{ azure_client_id }}"
+    secret: "{{ azure_client_secret }}"
+    name: contoso-rms-key
+    byok_file: /media/transfer/ContosoBYOK.byok
+    byok_file_sha256: "{{ offline_package_sha256 }}"
+    spki_sha256: "{{ offline_key_fingerprint }}"
+  register: imported
+
+- name: The RMS step, to run in the AIPService PowerShell module
+  ansible.builtin.debug:
+    msg: "{{ imported.aip_command }}"
+'''
+
+RETURN = r'''
+kid:
+  description: The imported key's versioned identifier (the C(-KeyVaultKeyUrl) of the RMS step). V(null) in check mode
+    when the key is still to be imported.
+  returned: success
+  type: str
+  sample: https://contoso-byok.vault.azure.net/keys/contoso-rms-key/5b1c3b5e6d0a4f4e9b7a2c1d0e9f8a7b
+spki_sha256:
+  description: Fingerprint of the key in the vault (the same as the HSM key's). V(null) in check mode when the key is
+    still to be imported and O(spki_sha256) is not given.
+  returned: success
+  type: str
+  sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
+key_size:
+  description: The key's RSA size in bits. V(null) in check mode when the key is still to be imported.
+  returned: success
+  type: int
+  sample: 2048
+key_ops:
+  description: The operations the key permits.
+  returned: success
+  type: list
+  elements: str
+  sample: [decrypt, encrypt, sign, unwrapKey, verify, wrapKey]
+kek_kid:
+  description: The KEK the file is wrapped under (its header).
+  returned: success
+  type: str
+  sample: https://contoso-byok.vault.azure.net/keys/contoso-kek/0f8b2b3ac64c4c63a52b6d13a0d2ab65
+aip_command:
+  description: The RMS step for this key, to run in the AIPService PowerShell module. V(null) in check mode when the key
+    is still to be imported.
+  returned: success
+  type: str
+  sample: Use-AipServiceKeyVaultKey -KeyVaultKeyUrl "https://contoso-byok.vault.azure.net/keys/contoso-rms-key/5b1c3b5e6d0a4f4e9b7a2c1d0e9f8a7b"
+actions:
+  description: What was done, or in check mode what would be done; empty when the key was there.
+  returned: success
+  type: list
+  elements: str
+  sample: ["import ContosoBYOK.byok as key contoso-rms-key"]
+'''
+
+import os
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _keyvault
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    KEYVAULT_ARGS, KEYVAULT_RULES, new_module, read_carried_file, run, spec)
+
+
+def aip_command(kid):
+    return 'Use-AipServiceKeyVaultKey -KeyVaultKeyUrl "%s"' % kid
+
+
+def _result(got, kek_kid, actions, warnings):
+    if got['size'] not in (1024, 2048):
+        warnings.append('key %s is RSA %d: Azure Information Protection takes RSA 2048 (recommended) or 1024 tenant keys '
+                        'only, so Use-AipServiceKeyVaultKey will refuse it' % (got['kid'], got['size']))
+    return {'changed': bool(actions), 'kid': got['kid'], 'spki_sha256': got['spki_sha256'], 'key_size': got['size'],
+            'key_ops': got['key_ops'], 'kek_kid': kek_kid, 'aip_command': aip_command(got['kid']), 'actions': actions,
+            'warnings': warnings}
+
+
+def work(module):
+    p = module.params
+    name = _keyvault.check_key_name(p['name'])
+    want = normalize_sha256(p['spki_sha256'], 'spki_sha256') if p['spki_sha256'] else None
+    data = read_carried_file(p['byok_file'], p['byok_file_sha256'], 'byok_file')
+    doc, _ciphertext = _keyvault.parse_byok(data)
+    kek_kid = doc['header']['kid']
+    client = _keyvault.client_from_params(p)
+    if _keyvault.parse_kid(kek_kid)[0].lower() != client.vault_url:
+        raise ByokError('%s is wrapped under KEK %s of another vault than %s: only that vault can open it'
+                        % (p['byok_file'], kek_kid, client.vault_url))
+    current = client.get_key(name)
+    warnings = []
+    if current is not None:
+        got = _keyvault.describe_bundle(current)
+        if want is None and not p['new_version']:
+            raise ByokError('the vault already has a key %s (%s, fingerprint %s) and without spki_sha256 it cannot be '
+                            'told whether it is the key in %s: give spki_sha256 (transfer_package returns it), or '
+                            'new_version=true to import the file as a new version'
+                            % (name, got['kid'], got['spki_sha256'], os.path.basename(p['byok_file'])))
+        if got['spki_sha256'] == want:
+            return _result(got, kek_kid, [], warnings)
+        if not p['new_version']:
+            raise ByokError('the vault\'s key %s is another key (%s, fingerprint %s, not %s); it is not replaced: choose '
+                            'another name, or set new_version=true to import the file as its new version'
+                            % (name, got['kid'], got['spki_sha256'], want))
+    actions = ['import %s as %s %s' % (os.path.basename(p['byok_file']), 'a new version of key' if current else 'key',
+                                       name)]
+    if module.check_mode:
+        return {'changed': True, 'kid': None, 'spki_sha256': want, 'key_size': None, 'key_ops': sorted(p['key_ops']),
+                'kek_kid': kek_kid, 'aip_command': None, 'actions': actions}
+    bundle = client.import_key(name, {
+        'key': {'kty': 'RSA-HSM', 'key_ops': sorted(set(p['key_ops'])), 'key_hsm': _keyvault.b64url(data)},
+        'attributes': {'enabled': True}, 'tags': dict((k, str(v)) for k, v in p['tags'].items())})
+    got = _keyvault.describe_bundle(bundle)
+    if want is not None and got['spki_sha256'] != want:
+        raise ByokError('Key Vault imported %s as %s with fingerprint %s, not the expected %s: the file holds another key '
+                        'than the one the offline workstation packaged. Do not use it: disable that key version '
+                        '(az keyvault key set-attributes --enabled false) and investigate'
+                        % (p['byok_file'], got['kid'], got['spki_sha256'], want))
+    return _result(got, kek_kid, actions, warnings)
+
+
+def main():
+    ops = _keyvault.RMS_KEY_OPS
+    module = new_module(spec(KEYVAULT_ARGS, name={'type': 'str', 'required': True},
+                             byok_file={'type': 'path', 'required': True},
+                             byok_file_sha256={'type': 'str', 'no_log': False},
+                             spki_sha256={'type': 'str', 'no_log': False},
+                             key_ops={'type': 'list', 'elements': 'str', 'default': ops, 'choices': ops},
+                             tags={'type': 'dict', 'default': {}},
+                             new_version={'type': 'bool', 'default': False}),
+                        needs_hsm=False, rules=[KEYVAULT_RULES])
+    run(module, work, journal_as='keyvault_byok_import',
+        journal_fields=('kid', 'spki_sha256', 'key_size', 'kek_kid', 'actions'))
+
+
+if __name__ == '__main__':
+    main()
