@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Key Vault path module by module, four ways each, against the rehearsal's Key Vault over TLS:
+keyvault_kek (online) -> keyvault_kek_verify, key_acl, transfer_package (offline) -> keyvault_byok_import."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
+from ansible_collections.keyceremony.byok.plugins.modules import (
+    hsm_key, key_acl, keyvault_byok_import, keyvault_kek, keyvault_kek_verify, transfer_package)
+from ansible_collections.keyceremony.byok.tenant import datadir
+from ansible_collections.keyceremony.byok.tests.unit.helpers import (
+    TENANT_A, SoftHsm, TenantServer, assert_no_secret, cards_for, four_way, free_port, run_module, secrets_of)
+
+
+class Ceremony(object):
+    pass
+
+
+@pytest.fixture(scope='module')
+def kv(tmp_path_factory):
+    """A tenant served with its Key Vault, an offline world with a tenant key, the connection options."""
+    with pytest.MonkeyPatch.context() as mp:
+        c = Ceremony()
+        c.base = str(tmp_path_factory.mktemp('kvmodules'))
+        c.tenant = datadir.init(os.path.join(c.base, 'service'), TENANT_A)
+        c.server = TenantServer(c.tenant['data_dir'], keyvault=True).start()
+        c.conn = {'vault_url': c.server.keyvault_url, 'tenant': TENANT_A, 'client_id': c.tenant['client_id'],
+                  'secret': c.tenant['client_secret'], 'authority': c.server.url, 'ca_path': c.server.ca_path}
+        c.offline = SoftHsm(os.path.join(c.base, 'offline'))
+        mp.setenv('SOFTHSM2_CONF', c.offline.conf)
+        c.world_dir = os.path.join(c.base, 'world')
+        c.cards = cards_for(os.path.join(c.base, 'cardset'), 3)
+        with Hsm() as hsm:
+            desc = ensure_world(hsm, WorldSpec(c.world_dir, 'kv-world', '2/3', c.cards, 'argon2id-aes256gcm'))[1]
+        c.key = run_module(hsm_key, {'world_dir': c.world_dir, 'ident': 'contosokey'}).result
+        c.media = os.path.join(c.base, 'media')
+        c.journal = os.path.join(c.base, 'online', 'journal.jsonl')
+
+        class W(object):
+            pass
+        c.world = W()
+        c.world.dir, c.world.cards, c.world.descriptor = c.world_dir, c.cards, desc
+        yield c
+        c.server.stop()
+
+
+@pytest.fixture(scope='module')
+def kek(kv):
+    args = dict(kv.conn, name='ceremony-kek', key_size=2048, dest=kv.media, journal=kv.journal)
+    check, real, check_again, again = four_way(keyvault_kek, args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['created'] and check['kid'] is None and check['sha256'] is None
+    assert real['created'] and not again['created'] and real['kid'] == again['kid']
+    assert real['kek_size'] == 2048 and real['path'] == os.path.join(kv.media, 'ceremony-kek.kek.json')
+    assert os.stat(real['path']).st_mode & 0o777 == 0o600
+    for r in (check, real, check_again, again):
+        assert_no_secret(r.raw, [kv.conn['secret']])
+    return real.result
+
+
+def test_keyvault_kek_writes_the_get_answer(kv, kek):
+    with open(kek['path']) as f:
+        doc = json.load(f)
+    assert doc['key']['kid'] == kek['kid'] and doc['key']['kty'] == 'RSA-HSM' and doc['key']['key_ops'] == ['import']
+    assert kek['kek_spki_sha256_grouped'].replace(' ', '') == kek['kek_spki_sha256']
+    records, intact, _problem = Journal(kv.journal).read()
+    assert intact and ('keyvault_kek', 'changed') in [(r['module'], r['outcome']) for r in records]
+    assert_no_secret(open(kv.journal).read(), [kv.conn['secret']])
+
+
+def test_keyvault_kek_rewrites_a_changed_file_and_refuses_another_key(kv, kek, tmp_path):
+    with open(kek['path'], 'a') as f:
+        f.write(' ')
+    r = run_module(keyvault_kek, dict(kv.conn, name='ceremony-kek', dest=kv.media))
+    assert r['changed'] and not r['created'] and r['sha256'] == kek['sha256']
+    run_module(keyvault_kek, dict(kv.conn, name='not-a-kek', dest=str(tmp_path)))  # makes a KEK named not-a-kek
+    # a signing key of that name made by someone else is refused and left alone
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import client_from_params
+    client_from_params(kv.conn).create_key('a-signing-key', {'kty': 'RSA-HSM', 'key_size': 2048,
+                                                             'key_ops': ['sign', 'verify']})
+    r = run_module(keyvault_kek, dict(kv.conn, name='a-signing-key', dest=str(tmp_path)))
+    assert r.failed and 'a KEK must be an RSA-HSM key with the import operation alone' in r['msg']
+    assert not os.path.exists(str(tmp_path / 'a-signing-key.kek.json'))
+
+
+@pytest.mark.parametrize('change,msg', [
+    ({'secret': 'wrong-secret'}, 'refused a token for client'),
+    ({'vault_url': 'http://127.0.0.1:1'}, 'must be the vault\'s https:// origin'),
+    ({'ca_path': None}, 'TLS verification of'),
+    ({'access_token': 'not-a-token', 'secret': None, 'tenant': None, 'client_id': None}, 'HTTP 401'),
+])
+def test_keyvault_connection_refusals(kv, change, msg):
+    conn = dict((k, v) for k, v in dict(kv.conn, **change).items() if v is not None or k == 'ca_path')
+    r = run_module(keyvault_kek, dict(conn, name='ceremony-kek', dest=kv.media))
+    assert r.failed and msg in r['msg'], r['msg']
+    assert 'wrong-secret' not in r.raw and kv.conn['secret'] not in r.raw and 'not-a-token' not in r.raw
+
+
+def test_an_access_token_instead_of_client_credentials(kv, kek):
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import client_from_params
+    token = client_from_params(kv.conn).token()
+    conn = dict((k, v) for k, v in kv.conn.items() if k not in ('secret', 'tenant', 'client_id'))
+    conn['access_token'] = token
+    r = run_module(keyvault_kek, dict(conn, name='ceremony-kek', dest=kv.media))
+    assert not r.failed and r['kid'] == kek['kid'] and token not in r.raw
+
+
+def test_a_vault_that_is_down(kv):
+    r = run_module(keyvault_kek, dict(kv.conn, vault_url='https://127.0.0.1:%d' % free_port(), name='k', dest=kv.media))
+    assert r.failed and 'cannot reach' in r['msg']
+
+
+def test_keyvault_kek_verify_four_way(kv, kek):
+    args = {'kek_file': kek['path'], 'kek_spki_sha256': kek['kek_spki_sha256_grouped']}
+    for r in four_way(keyvault_kek_verify, args):
+        assert r['changed'] is False and r['result'] == 'SUCCESS' and r['kek_kid'] == kek['kid']
+
+
+def test_keyvault_kek_verify_refuses_another_pin_and_journals_it(kv, kek, tmp_path):
+    journal = str(tmp_path / 'j.jsonl')
+    r = run_module(keyvault_kek_verify, {'kek_file': kek['path'], 'kek_spki_sha256': '00' * 32, 'journal': journal})
+    assert r.failed and 'check "fingerprint" failed' in r['msg']
+    assert [x['outcome'] for x in Journal(journal).read()[0]] == ['failed']
+
+
+def offline_args(kv, kek):
+    return {'world_dir': kv.world_dir, 'ident': 'contosokey', 'kek_file': kek['path'],
+            'kek_spki_sha256': kek['kek_spki_sha256']}
+
+
+@pytest.fixture(scope='module')
+def byok(kv, kek):
+    acl_args = dict(offline_args(kv, kek), admin_cards=kv.cards[:2])
+    check, real, check_again, again = four_way(key_acl, acl_args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert real['kek_kid'] == kek['kid'] and real['kek_spki_sha256'] == kek['kek_spki_sha256']
+    for r in (check, real, check_again, again):
+        assert_no_secret(r.raw, secrets_of(kv.world))
+    args = dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=kv.media)
+    check, real, check_again, again = four_way(transfer_package, args)
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert real['path'] == os.path.join(kv.media, 'ContosoBYOK.byok') and real['format'] == 'keyvault'
+    assert real['tenant_id'] is None and real['spki_sha256'] == kv.key['spki_sha256'] and again['sha256'] == real['sha256']
+    return real.result
+
+
+def test_the_offline_side_refuses_a_kek_it_was_not_told_about(kv, kek, byok):
+    r = run_module(key_acl, dict(offline_args(kv, kek), kek_spki_sha256='11' * 32, admin_cards=kv.cards[:2]))
+    assert r.failed and 'check "fingerprint" failed' in r['msg']
+    r = run_module(transfer_package, dict(offline_args(kv, kek), kek_spki_sha256='11' * 32, key_friendly_name='x',
+                                          dest=kv.media))
+    assert r.failed and 'check "fingerprint" failed' in r['msg']
+
+
+def test_kek_sources_are_one_or_the_other(kv, kek):
+    r = run_module(transfer_package, dict(offline_args(kv, kek), root_hash='00' * 32, key_friendly_name='x',
+                                          dest=kv.media))
+    assert r.failed and 'mutually exclusive' in r['msg']
+    args = dict(offline_args(kv, kek), key_friendly_name='x', dest=kv.media)
+    del args['kek_spki_sha256']
+    r = run_module(transfer_package, args)
+    assert r.failed and 'kek_spki_sha256' in r['msg']
+
+
+def test_a_byok_file_this_world_did_not_make_is_never_taken_for_its_own(kv, kek, byok, tmp_path):
+    dest = str(tmp_path)
+    planted = os.path.join(dest, 'ContosoBYOK.byok')
+    shutil.copy(byok['path'], planted)
+    with open(planted, 'ab') as f:
+        f.write(b' ')
+    r = run_module(transfer_package, dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=dest))
+    assert r.failed and 'is not a .byok file this world made' in r['msg'] and 'never overwritten' in r['msg']
+    # a copy of the world's own file, byte for byte, is the same transfer
+    shutil.copy(byok['path'], planted)
+    r = run_module(transfer_package, dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=dest))
+    assert not r.failed and r['changed'] is False
+
+
+def import_args(kv, byok, **change):
+    """The import's options; a change to None leaves that option out."""
+    args = dict(kv.conn, name='contoso-rms', byok_file=byok['path'], byok_file_sha256=byok['sha256'],
+                spki_sha256=byok['spki_sha256'], journal=kv.journal)
+    args.update(change)
+    return dict((k, v) for k, v in args.items() if v is not None)
+
+
+def test_keyvault_byok_import_four_way(kv, byok):
+    check, real, check_again, again = four_way(keyvault_byok_import, import_args(kv, byok))
+    assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['actions'] == ['import ContosoBYOK.byok as key contoso-rms'] and check['kid'] is None
+    assert real['spki_sha256'] == kv.key['spki_sha256'] == again['spki_sha256'] and real['kid'] == again['kid']
+    assert real['key_size'] == 2048 and real['key_ops'] == ['decrypt', 'encrypt', 'sign', 'unwrapKey', 'verify', 'wrapKey']
+    assert real['aip_command'] == 'Use-AipServiceKeyVaultKey -KeyVaultKeyUrl "%s"' % real['kid']
+    assert real['kid'].startswith(kv.server.keyvault_url + '/keys/contoso-rms/')
+    for r in (check, real, check_again, again):
+        assert not r.warnings
+        assert_no_secret(r.raw, [kv.conn['secret']])
+    records = Journal(kv.journal).read()[0]
+    assert [r['result']['kid'] for r in records if r['module'] == 'keyvault_byok_import'] == [real['kid']]
+
+
+def test_keyvault_byok_import_refusals(kv, byok, tmp_path):
+    r = run_module(keyvault_byok_import, import_args(kv, byok, byok_file_sha256='00' * 32))
+    assert r.failed and 'it changed on the way' in r['msg']
+    r = run_module(keyvault_byok_import, import_args(kv, byok, spki_sha256='22' * 32))
+    assert r.failed and 'is another key' in r['msg'] and 'new_version=true' in r['msg']
+    r = run_module(keyvault_byok_import, import_args(kv, byok, spki_sha256=None))
+    assert r.failed and 'cannot be told whether it is the key' in r['msg']
+    doc = json.load(open(byok['path']))
+    doc['header']['kid'] = 'https://contoso.vault.azure.net/keys/k/' + '0' * 32
+    other = str(tmp_path / 'other-vault.byok')
+    with open(other, 'w') as f:
+        json.dump(doc, f)
+    r = run_module(keyvault_byok_import, dict(import_args(kv, byok, byok_file=other, byok_file_sha256=None), name='o'))
+    assert r.failed and 'of another vault' in r['msg']
+    doc = json.load(open(byok['path']))
+    ct = bytearray(doc['ciphertext'].encode())
+    ct[20] = ord('A') if ct[20] != ord('A') else ord('B')
+    doc['ciphertext'] = ct.decode()
+    flipped = str(tmp_path / 'flipped.byok')
+    with open(flipped, 'w') as f:
+        json.dump(doc, f)
+    r = run_module(keyvault_byok_import, dict(import_args(kv, byok, byok_file=flipped, byok_file_sha256=None),
+                                              name='flipped'))
+    assert r.failed and 'HTTP 400, BadParameter' in r['msg'] and 'does not open' in r['msg']
+
+
+def test_a_new_version_for_another_key(kv, byok, kek, tmp_path):
+    """The vault's key under that name is another key: refused, then imported as a new version on request."""
+    from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    class K(object):
+        pass
+    k = K()
+    k.id = kek['kid']
+    k.key = K()
+    doc = json.load(open(kek['path']))['key']
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import unb64url, spki_sha256_of
+    k.key.n, k.key.e = unb64url(doc['n'], 'n'), unb64url(doc['e'], 'e')
+    other = rsa.generate_private_key(65537, 2048)
+    path = str(tmp_path / 'other.byok')
+    with open(path, 'wb') as f:
+        f.write(software_byok(k, other.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption())))
+    numbers = other.public_key().public_numbers()
+    args = dict(import_args(kv, byok, byok_file=path, byok_file_sha256=None,
+                            spki_sha256=spki_sha256_of(numbers.n, numbers.e)), name='rotated')
+    first = run_module(keyvault_byok_import, dict(args, spki_sha256=byok['spki_sha256'], byok_file=byok['path']))
+    assert first['changed']
+    r = run_module(keyvault_byok_import, args)
+    assert r.failed and 'is another key' in r['msg']
+    check, real, check_again, again = four_way(keyvault_byok_import, dict(args, new_version=True))
+    assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['actions'] == ['import other.byok as a new version of key rotated']
+    assert real['kid'] != first['kid'] and real['kid'].rsplit('/', 1)[0] == first['kid'].rsplit('/', 1)[0]
