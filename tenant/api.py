@@ -58,10 +58,17 @@ class Challenge(BaseModel):
     challenge: str = Field(..., description='base64 of 16 to 1024 random bytes chosen by the caller')
 
 
+class KeyVaultKey(BaseModel):
+    key_vault_key_url: str = Field(..., max_length=512, description='The versioned URL of a key in the tenant\'s Key Vault')
+    active: bool = Field(False, description='Make it the active key (the previous one is archived)')
+
+
 class TpdUpload(BaseModel):
     tpd: str = Field(..., description='The exported TPD (XML), as text')
     protection_password: str = Field(..., min_length=1, max_length=1024)
     hsm_key_package: Optional[str] = Field(None, description='For a TPD whose key is in an HSM: that key\'s transfer package')
+    key_vault_key_url: Optional[str] = Field(None, max_length=512,
+                                             description='For a TPD whose key is in an HSM: that key in the tenant\'s Key Vault')
     active: bool
     friendly_name: Optional[str] = None
 
@@ -73,6 +80,7 @@ class Key(BaseModel):
     CreationTime: str
     SpkiSha256: str
     FriendlyName: Optional[str] = None
+    KeyVaultKeyUrl: Optional[str] = None
 
 
 def _now():
@@ -239,6 +247,16 @@ def create_app(service, session_ttl=3600):
             raise refused(e)
         return {'created': got['imported'], 'key': key_view(got['key'])}
 
+    @app.post(API + '/tenants/{tenant_id}/keys/keyvault',
+              summary='Use-AipServiceKeyVaultKey -KeyVaultKeyUrl: use a key of the tenant\'s Key Vault')
+    def use_keyvault_key(tenant_id: str, body: KeyVaultKey, row=Depends(session)):
+        tenant = tenant_of(tenant_id, row)
+        try:
+            got = tenant.use_keyvault_key(body.key_vault_key_url, body.active)
+        except ByokError as e:
+            raise refused(e)
+        return {'created': got['created'], 'key': key_view(got['key']), 'warnings': got['warnings']}
+
     @app.post(API + '/tenants/{tenant_id}/keys/{key_identifier}/activate',
               summary='Set-AadrmKeyProperties -Active $true (irreversible: the active key is archived)')
     def activate(tenant_id: str, key_identifier: str, row=Depends(session)):
@@ -273,7 +291,7 @@ def create_app(service, session_ttl=3600):
         try:
             got = tenant.import_tpd(body.tpd.encode('utf-8'), body.protection_password,
                                     body.hsm_key_package.encode('utf-8') if body.hsm_key_package else None,
-                                    body.active, body.friendly_name)
+                                    body.active, body.friendly_name, body.key_vault_key_url)
         except ByokError as e:
             raise refused(e)
         return {'created': got['created'], 'tpd': got['tpd'], 'key': key_view(got['key'])}

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
 import os
 import secrets
 import shutil
@@ -250,21 +251,31 @@ class Tenant(object):
         return {'spki_sha256': spki, 'tenant_id': self.tenant_id, 'key_friendly_name': binding['key_friendly_name'],
                 'kek_kid': kid, 'key_label': label, 'imported': imported or created, 'key': row}
 
-    def import_tpd(self, data, password, hsm_key_package, active, friendly_name=None):
-        """Import-AadrmTpd: check the export, bring its key into the HSM, record both.
+    def import_tpd(self, data, password, hsm_key_package, active, friendly_name=None, key_vault_key_url=None):
+        """Import-AadrmTpd (Import-AipServiceTpd): check the export, bring its key into the HSM (or find it in the
+        tenant's Key Vault), record both.
 
         Returns {'created', 'tpd', 'key'}; a TPD imported before gives created=False and changes nothing.
         """
         tpd = _tpd.read_tpd(data, password)
+        if hsm_key_package and key_vault_key_url:
+            raise ByokError('give the TPD\'s key as an HSM key package or as a Key Vault key URL, not both')
         with self.changing():
-            return self._import_tpd(tpd, hsm_key_package, active, friendly_name)
+            return self._import_tpd(tpd, hsm_key_package, active, friendly_name, key_vault_key_url)
 
-    def _import_tpd(self, tpd, hsm_key_package, active, friendly_name):
+    def _import_tpd(self, tpd, hsm_key_package, active, friendly_name, key_vault_key_url=None):
         existing = self.service.store.tpd(self.tenant_id, tpd['tpd_id'])
         if existing is not None:
             key = self.service.store.key(self.tenant_id, existing['key_identifier'])
             return {'created': False, 'tpd': existing, 'key': key}
-        if tpd['storage'] == 'HSM':
+        if tpd['storage'] == 'HSM' and key_vault_key_url:
+            vault_key, _warnings = self.vault_key_for_rms(key_vault_key_url)
+            if vault_key['spki_sha256'] != tpd['slc_spki_sha256']:
+                raise ByokError('Key Vault key %s is key %s, but the TPD\'s Server Licensor Certificate is key %s'
+                                % (key_vault_key_url, vault_key['spki_sha256'], tpd['slc_spki_sha256']))
+            key = dict(self._keyvault_key_row(vault_key, key_vault_key_url), source='tpd',
+                       friendly_name=friendly_name or tpd['friendly_name'])
+        elif tpd['storage'] == 'HSM':
             if not hsm_key_package:
                 raise ByokError('TPD %s keeps its key in an HSM (%s): give the HSM key package (the transfer '
                                 'package of that key) with it' % (tpd['tpd_id'], _tpd.hsm_reference_name(tpd['hsm_key']['ident'])))
@@ -286,6 +297,54 @@ class Tenant(object):
         tpd_row, key_row, created = self.service.store.add_tpd(self.tenant_id, dict(tpd, friendly_name=friendly_name or tpd['friendly_name']),
                                                                key, active)
         return {'created': created, 'tpd': tpd_row, 'key': key_row}
+
+    def vault_key_for_rms(self, url):
+        """Use-AipServiceKeyVaultKey's checks of a key in this tenant's Key Vault: (vault key row, warnings)."""
+        from ansible_collections.keyceremony.byok.plugins.module_utils import _keyvault
+        origin, name, version = _keyvault.parse_kid(url, what='key_vault_key_url')
+        served = self.service.urls().get('keyvault_url')
+        if served and origin.rsplit(':', 1)[-1] != served.rsplit(':', 1)[-1]:
+            raise ByokError('%s is not a key of the rehearsal\'s Key Vault (%s): the rehearsal\'s RMS service reads '
+                            'keys from its own vault only' % (url, served))
+        row = self.service.store.vault_key(self.tenant_id, name, version)
+        if row is None:
+            raise ByokError('this tenant\'s Key Vault has no key %s version %s: import the .byok file first '
+                            '(keyvault_byok_import), and give the versioned key URL it returned' % (name, version))
+        ops = set(json.loads(row['key_ops']))
+        missing = [op for op in _keyvault.RMS_REQUIRED_OPS if op not in ops]
+        if missing:
+            raise ByokError('Key Vault key %s does not permit %s; the RMS service needs decrypt, sign, unwrapKey and '
+                            'wrapKey on its tenant key (a KEK, which permits import alone, can never be one)'
+                            % (url, ', '.join(missing)))
+        if not row['enabled']:
+            raise ByokError('Key Vault key %s is disabled' % url)
+        size = int.from_bytes(_keyvault.unb64url(row['n'], 'n'), 'big').bit_length()
+        warnings = []
+        if size == 1024:
+            warnings.append('Key Vault key %s is RSA 1024: accepted for a legacy AD RMS key (cryptographic mode 1) only; '
+                            'use RSA 2048 for any new key' % url)
+        elif size != 2048:
+            raise ByokError('Key Vault key %s is RSA %d: Azure Information Protection takes RSA 2048 (recommended) or '
+                            '1024 tenant keys only; import a 2048-bit key for the RMS service' % (url, size))
+        return row, warnings
+
+    @staticmethod
+    def _keyvault_key_row(vault_key, url):
+        return {'key_type': 'Customer-managed (BYOK, Azure Key Vault)', 'spki_sha256': vault_key['spki_sha256'],
+                'friendly_name': vault_key['name'], 'hsm_label': vault_key['hsm_label'], 'source': 'keyvault',
+                'key_vault_key_url': url}
+
+    def use_keyvault_key(self, url, active):
+        """Use-AipServiceKeyVaultKey -KeyVaultKeyUrl (and, with ``active``, Set-AipServiceKeyProperties -Active).
+
+        Returns {'created', 'key', 'warnings'}; a key the tenant already uses is not added again.
+        """
+        vault_key, warnings = self.vault_key_for_rms(url)
+        with self.changing():
+            row, created = self.service.store.add_key(self.tenant_id, self._keyvault_key_row(vault_key, url), active)
+            if active and row['status'] != 'Active':
+                row, _changed = self.service.store.activate(self.tenant_id, row['key_identifier'])
+        return {'created': created, 'key': row, 'warnings': warnings}
 
     def sign_with(self, hsm_label, data):
         """RSA-PSS/SHA-256 signature by a key of the tenant, and its public key (PEM)."""

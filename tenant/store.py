@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS keys (
     friendly_name TEXT,
     hsm_label TEXT NOT NULL,
     source TEXT NOT NULL,
+    key_vault_key_url TEXT,
     UNIQUE (tenant_id, spki_sha256)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_key ON keys (tenant_id) WHERE status = 'Active';
@@ -116,6 +117,12 @@ class Store(object):
             pass
         # executescript commits by itself: the schema is created in its own transaction
         self._db().executescript('BEGIN;' + SCHEMA + 'COMMIT;')
+        # a database of an earlier version: the column Key Vault keys need
+        if 'key_vault_key_url' not in [r['name'] for r in self.read('PRAGMA table_info(keys)')]:
+            try:
+                self._db().execute('ALTER TABLE keys ADD COLUMN key_vault_key_url TEXT')
+            except sqlite3.OperationalError:
+                pass  # another process added it meanwhile
 
     def _db(self):
         db = getattr(self._local, 'db', None)
@@ -314,13 +321,16 @@ def _insert_key(db, tenant_id, key, status):
         'friendly_name': key.get('friendly_name'),
         'hsm_label': key['hsm_label'],
         'source': key['source'],
+        'key_vault_key_url': key.get('key_vault_key_url'),
     }
-    db.execute('INSERT INTO keys VALUES (:key_identifier, :tenant_id, :key_type, :status, :creation_time, '
-               ':spki_sha256, :friendly_name, :hsm_label, :source)', row)
+    db.execute('INSERT INTO keys (key_identifier, tenant_id, key_type, status, creation_time, spki_sha256, friendly_name, '
+               'hsm_label, source, key_vault_key_url) VALUES (:key_identifier, :tenant_id, :key_type, :status, '
+               ':creation_time, :spki_sha256, :friendly_name, :hsm_label, :source, :key_vault_key_url)', row)
     return row
 
 
 def key_view(row):
     """A key as the tenant API and `byok-tenant keys` show it (the names of Get-AadrmKeys)."""
     return {'KeyIdentifier': row['key_identifier'], 'KeyType': row['key_type'], 'Status': row['status'],
-            'CreationTime': row['creation_time'], 'SpkiSha256': row['spki_sha256'], 'FriendlyName': row['friendly_name']}
+            'CreationTime': row['creation_time'], 'SpkiSha256': row['spki_sha256'], 'FriendlyName': row['friendly_name'],
+            'KeyVaultKeyUrl': row.get('key_vault_key_url')}

@@ -14,6 +14,10 @@ version_added: 0.1.0
 description:
   - With O(key_file), the equivalent of C(Add-AadrmKey -KeyFile ... -Verbose) - uploads the transfer package. The tenant
     checks it (for this tenant, for its KEK, binding signature) and imports the key into its HSM.
+  - With O(key_vault_key_url), the equivalent of C(Use-AipServiceKeyVaultKey -KeyVaultKeyUrl ...) - the tenant uses a
+    key of its Azure Key Vault (imported there by M(keyceremony.byok.keyvault_byok_import)). The tenant refuses a key
+    that is not RSA 2048 (RSA 1024 is accepted with a warning, for a legacy AD RMS key) or that does not permit
+    C(decrypt), C(sign), C(unwrapKey) and C(wrapKey).
   - With O(key_identifier), the equivalent of C(Set-AadrmKeyProperties -KeyIdentifier ... -Active $true).
   - Making a key active is irreversible - the key in use becomes archived and there is no way back to it but to
     activate it again - so it needs O(force=true), the C(-Force) of the cmdlets. Without it the module fails and says
@@ -30,13 +34,19 @@ options:
   key_file:
     description:
       - The transfer package C(KeyTransferPackage-<name>.byok) made by M(keyceremony.byok.transfer_package).
-      - Mutually exclusive with O(key_identifier).
+      - Mutually exclusive with O(key_identifier) and O(key_vault_key_url).
     type: path
   key_file_sha256:
     description:
       - The SHA-256 (hex) that the offline side recorded for O(key_file) when it made the package. A file that differs
         (damaged or replaced on the way) is refused before anything is sent. The hash is taken of the bytes that are
         uploaded, so nothing can change between the check and the upload.
+    type: str
+  key_vault_key_url:
+    description:
+      - The versioned URL of a key in the tenant's Azure Key Vault
+        (RV(keyceremony.byok.keyvault_byok_import#module:kid)), for C(Use-AipServiceKeyVaultKey). With O(active=true)
+        (the default) it also becomes the active key, which needs O(force=true).
     type: str
   key_identifier:
     description:
@@ -56,6 +66,7 @@ options:
     default: false
 seealso:
   - module: keyceremony.byok.transfer_package
+  - module: keyceremony.byok.keyvault_byok_import
   - module: keyceremony.byok.tenant_key_info
 '''
 
@@ -80,6 +91,15 @@ EXAMPLES = r'''
     key_identifier: 0b8e6f0c-7a51-4d0e-9c4e-5e3c2f1a9b77
     active: true
     force: true
+
+- name: Use the key imported into the tenant's Key Vault, and make it active (irreversible)
+  keyceremony.byok.tenant_key:
+    tenant_url: https://127.0.0.1:8443
+    admin_user: "{{ tenant_admin }}"
+    admin_password: "{{ tenant_admin_password }}"
+    ca_path: /etc/keyceremony/tenant-ca.pem
+    key_vault_key_url: "{{ imported.kid }}"
+    force: true
 '''
 
 RETURN = r'''
@@ -90,7 +110,8 @@ key:
   sample: {"KeyIdentifier": "0b8e6f0c-7a51-4d0e-9c4e-5e3c2f1a9b77", "KeyType": "Customer-managed (BYOK)", "Status": "Active",
            "CreationTime": "2026-11-22T10:05:00.000000Z", "SpkiSha256": "9b1c6f3e...", "FriendlyName": "ContosoBYOK"}
 spki_sha256:
-  description: The key's fingerprint (from the package, or from the key list).
+  description: The key's fingerprint (from the package, or from the key list). V(null) in check mode for a Key Vault key
+    the tenant does not use yet.
   returned: success
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
@@ -106,6 +127,7 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     TENANT_ARGS, new_module, read_carried_file, run, spec, tenant_client)
 
@@ -118,10 +140,13 @@ def work(module):
     if p['key_identifier'] and not p['active']:
         raise ByokError('a key cannot be made archived: activate another key instead (key_identifier needs active=true)')
     package = None
+    if p['key_vault_key_url']:
+        parse_kid(p['key_vault_key_url'], what='key_vault_key_url')
     if p['key_file']:
         package = read_carried_file(p['key_file'], p['key_file_sha256'], 'key_file')
         spki = parse_package(package)['binding']['spki_sha256']
     actions = []
+    warnings = []
     with tenant_client(p) as client:
         keys = client.call('GET', client.tenant_path('/keys'), action='Get-AadrmKeys')
         active = [k for k in keys if k['Status'] == 'Active']
@@ -131,6 +156,11 @@ def work(module):
                 raise ByokError('the tenant has no key %s; its keys are %s'
                                 % (p['key_identifier'], ', '.join(k['KeyIdentifier'] for k in keys)))
             spki = key['SpkiSha256']
+        elif p['key_vault_key_url']:
+            key = next((k for k in keys if k.get('KeyVaultKeyUrl') == p['key_vault_key_url']), None)
+            spki = key['SpkiSha256'] if key else None
+            if key is None:
+                actions.append('Use-AipServiceKeyVaultKey -KeyVaultKeyUrl %s' % p['key_vault_key_url'])
         else:
             key = next((k for k in keys if k['SpkiSha256'] == spki), None)
             if key is None:
@@ -140,21 +170,26 @@ def work(module):
             if not p['force']:
                 raise ByokError(IRREVERSIBLE % (active[0]['KeyIdentifier'] if active else '(none)'))
         if actions and not module.check_mode:
-            if key is None:
+            if key is None and p['key_vault_key_url']:
+                got = client.call('POST', client.tenant_path('/keys/keyvault'), {
+                    'key_vault_key_url': p['key_vault_key_url'], 'active': p['active']}, 'Use-AipServiceKeyVaultKey')
+                key, spki = got['key'], got['key']['SpkiSha256']
+                warnings.extend(got.get('warnings') or [])
+            elif key is None:
                 key = client.call('POST', client.tenant_path('/keys'), {'package': package.decode('utf-8'),
                                                                         'active': p['active']}, 'Add-AadrmKey')['key']
             elif p['active'] and key['Status'] != 'Active':
                 key = client.call('POST', client.tenant_path('/keys/%s/activate' % key['KeyIdentifier']),
                                   action='Set-AadrmKeyProperties -Active')['key']
-    return {'changed': bool(actions), 'key': key, 'spki_sha256': spki, 'actions': actions}
+    return {'changed': bool(actions), 'key': key, 'spki_sha256': spki, 'actions': actions, 'warnings': warnings}
 
 
 def main():
     module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_file_sha256={'type': 'str', 'no_log': False},
-                             key_identifier={'type': 'str'},
+                             key_identifier={'type': 'str'}, key_vault_key_url={'type': 'str'},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
-                        mutually_exclusive=[('key_file', 'key_identifier')],
-                        required_one_of=[('key_file', 'key_identifier')],
+                        mutually_exclusive=[('key_file', 'key_identifier', 'key_vault_key_url')],
+                        required_one_of=[('key_file', 'key_identifier', 'key_vault_key_url')],
                         needs_hsm=False)
     run(module, work, journal_as='tenant_key', journal_fields=('key', 'spki_sha256', 'actions'))
 

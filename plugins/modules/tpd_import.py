@@ -12,7 +12,8 @@ module: tpd_import
 short_description: Import an AD RMS trusted publishing domain into the tenant
 version_added: 0.1.0
 description:
-  - The equivalent of C(Import-AadrmTpd -TpdFile ... -ProtectionPassword ... -HsmKeyFile ... -Active $true|$false).
+  - The equivalent of C(Import-AadrmTpd -TpdFile ... -ProtectionPassword ... -HsmKeyFile ... -Active $true|$false),
+    or with O(key_vault_key_url) of C(Import-AipServiceTpd -TpdFile ... -ProtectionPassword ... -KeyVaultKeyUrl ...).
   - Checks the export here first (the password opens it, mode and key size agree, the key fits the SLC), then sends it
     to the tenant, which checks it again, brings its key into the tenant's HSM - from O(hsm_key_file) for a TPD whose
     key is in an HSM - and records it.
@@ -43,7 +44,13 @@ options:
     description:
       - For a TPD whose key is in an HSM, the transfer package of that key (made by M(keyceremony.byok.transfer_package)
         for this tenant).
+      - Mutually exclusive with O(key_vault_key_url).
     type: path
+  key_vault_key_url:
+    description:
+      - For a TPD whose key is in an HSM, the versioned URL of that key in the tenant's Azure Key Vault, imported there by
+        M(keyceremony.byok.keyvault_byok_import). The key must be the TPD's Server Licensor Certificate's key.
+    type: str
   active:
     description:
       - Whether the TPD's key becomes the tenant's active key (the first TPD of a migration) or is stored archived.
@@ -113,6 +120,7 @@ slc_spki_sha256:
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
 from ansible_collections.keyceremony.byok.plugins.module_utils._tpd import hsm_reference_name, read_tpd
 
@@ -130,9 +138,12 @@ def work(module):
     data = _read(p['tpd_file'], 'tpd_file')
     tpd = read_tpd(data, p['protection_password'])
     package = None
-    if tpd['storage'] == 'HSM':
+    if tpd['storage'] == 'HSM' and p['key_vault_key_url']:
+        parse_kid(p['key_vault_key_url'], what='key_vault_key_url')
+    elif tpd['storage'] == 'HSM':
         if not p['hsm_key_file']:
-            raise ByokError('the TPD keeps its key in an HSM (%s): give hsm_key_file, the transfer package of that key'
+            raise ByokError('the TPD keeps its key in an HSM (%s): give hsm_key_file, the transfer package of that key, '
+                            'or key_vault_key_url, that key in the tenant\'s Key Vault'
                             % hsm_reference_name(tpd['hsm_key']['ident']))
         package = _read(p['hsm_key_file'], 'hsm_key_file')
         spki = parse_package(package)['binding']['spki_sha256']
@@ -155,6 +166,7 @@ def work(module):
         got = client.call('POST', client.tenant_path('/tpds'), {
             'tpd': data.decode('utf-8'), 'protection_password': p['protection_password'],
             'hsm_key_package': package.decode('utf-8') if package else None, 'active': p['active'],
+            'key_vault_key_url': p['key_vault_key_url'] if tpd['storage'] == 'HSM' else None,
             'friendly_name': p['friendly_name']}, 'Import-AadrmTpd')
     return dict(result, changed=got['created'], tpd=got['tpd'], key=got['key'])
 
@@ -162,9 +174,10 @@ def work(module):
 def main():
     module = new_module(spec(TENANT_ARGS, tpd_file={'type': 'path', 'required': True},
                              protection_password={'type': 'str', 'required': True, 'no_log': True},
-                             hsm_key_file={'type': 'path'}, active={'type': 'bool', 'required': True},
+                             hsm_key_file={'type': 'path'}, key_vault_key_url={'type': 'str'},
+                             active={'type': 'bool', 'required': True},
                              friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}),
-                        needs_hsm=False)
+                        mutually_exclusive=[('hsm_key_file', 'key_vault_key_url')], needs_hsm=False)
     run(module, work, journal_as='tpd_import', journal_fields=('tpd_id', 'slc_spki_sha256', 'key'))
 
 

@@ -46,12 +46,16 @@ def test_credentials_go_to_a_private_file_not_to_stdout(tmp_path):
     kept, shown = json.loads(creds.read_text()), json.loads(out)
     assert os.stat(str(creds)).st_mode & 0o777 == 0o600
     assert len(kept['admin_password']) >= 16 and kept['admin_password'] not in out and 'admin_password' not in shown
+    assert len(kept['client_secret']) >= 32 and kept['client_secret'] not in out and 'client_secret' not in shown
+    assert shown['client_id'] == kept['client_id'] and shown['keyvault_client_ids'] == [kept['client_id']]
     assert shown['credentials'] == str(creds) and shown['tenant_id'] == kept['tenant_id']
-    assert dict(kept, credentials=str(creds)) == dict(shown, admin_password=kept['admin_password'])
+    assert dict(kept, credentials=str(creds)) == dict(shown, admin_password=kept['admin_password'],
+                                                      client_secret=kept['client_secret'])
     more = tmp_path / 'keep' / 'second.json'
     code, out, err = cli('add-tenant', '--data-dir', str(tmp_path / 't'), '--credentials', str(more))
     second = json.loads(more.read_text())
     assert code == 0 and second['admin_password'] not in out and second['tenant_id'] != kept['tenant_id']
+    assert second['client_secret'] not in out and second['client_id'] != kept['client_id']
     assert os.stat(str(more)).st_mode & 0o777 == 0o600
 
 

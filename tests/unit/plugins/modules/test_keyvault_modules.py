@@ -208,15 +208,24 @@ def test_keyvault_byok_import_four_way(kv, byok):
         assert not r.warnings
         assert_no_secret(r.raw, [kv.conn['secret']])
     records = Journal(kv.journal).read()[0]
-    assert [r['result']['kid'] for r in records if r['module'] == 'keyvault_byok_import'] == [real['kid']]
+    assert [r['result']['kid'] for r in records if r['module'] == 'keyvault_byok_import'
+            and '/keys/contoso-rms/' in r['result']['kid']] == [real['kid']]
 
 
-def test_keyvault_byok_import_refusals(kv, byok, tmp_path):
-    r = run_module(keyvault_byok_import, import_args(kv, byok, byok_file_sha256='00' * 32))
+@pytest.fixture(scope='module')
+def imported(kv, byok):
+    """The ceremony's key in the vault as rms-key (tests run on several workers: each depends on fixtures only)."""
+    r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key'))
+    assert not r.failed, r['msg']
+    return r.result
+
+
+def test_keyvault_byok_import_refusals(kv, byok, imported, tmp_path):
+    r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', byok_file_sha256='00' * 32))
     assert r.failed and 'it changed on the way' in r['msg']
-    r = run_module(keyvault_byok_import, import_args(kv, byok, spki_sha256='22' * 32))
+    r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', spki_sha256='22' * 32))
     assert r.failed and 'is another key' in r['msg'] and 'new_version=true' in r['msg']
-    r = run_module(keyvault_byok_import, import_args(kv, byok, spki_sha256=None))
+    r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', spki_sha256=None))
     assert r.failed and 'cannot be told whether it is the key' in r['msg']
     doc = json.load(open(byok['path']))
     doc['header']['kid'] = 'https://contoso.vault.azure.net/keys/k/' + '0' * 32
@@ -267,3 +276,94 @@ def test_a_new_version_for_another_key(kv, byok, kek, tmp_path):
     assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
     assert check['actions'] == ['import other.byok as a new version of key rotated']
     assert real['kid'] != first['kid'] and real['kid'].rsplit('/', 1)[0] == first['kid'].rsplit('/', 1)[0]
+
+
+# ---------------------------------------------------------------- the RMS step against the rehearsal tenant
+
+def tenant_conn(kv):
+    return {'tenant_url': kv.server.url, 'admin_user': kv.tenant['admin_user'],
+            'admin_password': kv.tenant['admin_password'], 'ca_path': kv.server.ca_path}
+
+
+def test_tenant_key_uses_the_keyvault_key(kv, imported):
+    from ansible_collections.keyceremony.byok.plugins.modules import tenant_key, tenant_key_info
+    args = dict(tenant_conn(kv), key_vault_key_url=imported['kid'])
+    r = run_module(tenant_key, args)
+    assert r.failed and 'irreversible' in r['msg'] and 'force=true' in r['msg']
+    check, real, check_again, again = four_way(tenant_key, dict(args, force=True))
+    assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
+    assert check['actions'] == ['Use-AipServiceKeyVaultKey -KeyVaultKeyUrl %s' % imported['kid'], 'make the key active']
+    key = real['key']
+    assert key['Status'] == 'Active' and key['KeyVaultKeyUrl'] == imported['kid']
+    assert key['SpkiSha256'] == kv.key['spki_sha256'] == real['spki_sha256']
+    assert key['KeyType'] == 'Customer-managed (BYOK, Azure Key Vault)' and again['key'] == key
+    # the tenant proves it holds the key: signed inside the tenant's token, under the vault's key
+    info = run_module(tenant_key_info, dict(tenant_conn(kv), challenge='a fresh challenge of the ceremony',
+                                            expect_spki_sha256=kv.key['spki_sha256']))
+    assert info['possession']['verified'] is True and info['possession']['key_identifier'] == key['KeyIdentifier']
+    assert_no_secret(real.raw, [kv.tenant['admin_password'], kv.conn['secret']])
+
+
+def test_tenant_key_refuses_what_rms_cannot_use(kv, kek, imported, tmp_path):
+    from ansible_collections.keyceremony.byok.plugins.modules import tenant_key
+    from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    r = run_module(tenant_key, dict(tenant_conn(kv), key_vault_key_url=kek['kid'], active=False))
+    assert r.failed and 'does not permit decrypt, sign, unwrapKey, wrapKey' in r['msg']
+    unknown = imported['kid'].rsplit('/', 1)[0] + '/' + 'f' * 32
+    r = run_module(tenant_key, dict(tenant_conn(kv), key_vault_key_url=unknown, active=False))
+    assert r.failed and 'has no key rms-key version' in r['msg']
+    r = run_module(tenant_key, dict(tenant_conn(kv), key_vault_key_url='https://x.vault.azure.net/keys/k', active=False))
+    assert r.failed and 'is not a versioned Key Vault key URL' in r['msg']
+    big = rsa.generate_private_key(65537, 3072)
+    k = _kek_object(kek)
+    path = str(tmp_path / 'big.byok')
+    with open(path, 'wb') as f:
+        f.write(software_byok(k, big.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption())))
+    got = run_module(keyvault_byok_import, dict(kv.conn, name='big-key', byok_file=path))
+    assert got['changed'] and got['key_size'] == 3072
+    assert any('takes RSA 2048 (recommended) or 1024' in w for w in got.warnings)
+    r = run_module(tenant_key, dict(tenant_conn(kv), key_vault_key_url=got['kid'], active=False))
+    assert r.failed and 'is RSA 3072' in r['msg'] and 'RSA 2048 (recommended) or 1024' in r['msg']
+
+
+def _kek_object(kek):
+    """The KEK as the software .byok helper of the SDK tests takes it."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import unb64url
+
+    class K(object):
+        pass
+    doc = json.load(open(kek['path']))['key']
+    k = K()
+    k.id = kek['kid']
+    k.key = K()
+    k.key.n, k.key.e = unb64url(doc['n'], 'n'), unb64url(doc['e'], 'e')
+    return k
+
+
+def test_tpd_import_with_the_keyvault_key(kv, imported, tmp_path):
+    """Import-AipServiceTpd -KeyVaultKeyUrl: an HSM-referenced TPD of the ceremony's key, its key from the vault."""
+    from ansible_collections.keyceremony.byok.plugins.modules import tpd_export, tpd_import
+    password = 'tpd-protection-password-1'
+    export = run_module(tpd_export, dict(world_dir=kv.world_dir, app_name='simple', ident='contosokey',
+                                         tpd_id='e1111111-2222-4333-8444-555555555555', display_name='Contoso AD RMS',
+                                         cryptographic_mode=2, templates=['Confidential'], protection_password=password,
+                                         dest=str(tmp_path / 'tpd.xml')))
+    assert not export.failed, export['msg']
+    args = dict(tenant_conn(kv), tpd_file=export['path'], protection_password=password, active=False,
+                key_vault_key_url=imported['kid'])
+    check, real, check_again, again = four_way(tpd_import, args)
+    assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
+    assert real['slc_spki_sha256'] == kv.key['spki_sha256'] == real['key']['SpkiSha256']
+    for x in (check, real, check_again, again):
+        assert_no_secret(x.raw, [password, kv.tenant['admin_password']])
+    # a key of another fingerprint is refused for that TPD
+    other = run_module(tpd_export, dict(world_dir=kv.world_dir, app_name='simple', ident='contosokey',
+                                        tpd_id='e2222222-2222-4333-8444-555555555555', display_name='Other',
+                                        cryptographic_mode=2, templates=['Confidential'], protection_password=password,
+                                        dest=str(tmp_path / 'tpd2.xml')))
+    kek = json.load(open(os.path.join(kv.media, 'ceremony-kek.kek.json')))['key']['kid']
+    r = run_module(tpd_import, dict(args, tpd_file=other['path'], key_vault_key_url=kek))
+    assert r.failed and 'does not permit' in r['msg']
