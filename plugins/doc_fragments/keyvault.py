@@ -60,6 +60,12 @@ options:
       - A ceremony journal file to append a hash-chained record to when this task changes something or fails. Its
         folder is created with mode C(0700) when missing.
     type: path
+attributes:
+  action_group:
+    description: Use C(group/keyceremony.byok.keyvault) in C(module_defaults) to give the connection options once.
+    support: full
+    membership:
+      - keyceremony.byok.keyvault
 notes:
   - Key Vault's refusals are reported with the HTTP status, Key Vault's error code and its message; the secret and the
     token never appear in any output.
