@@ -74,8 +74,8 @@ def test_rehearsal_twice(tmp_path):
                         run).group(1)
         assert byok['header']['kid'] in flat and byok['header']['kid'].startswith(
             'https://127.0.0.1:%d/keys/contoso-kek/' % play.keyvault_port)
-        assert re.search(r'Fingerprint +HSM +%s \(key_simple_contosokv\)' % keyvault['spki_sha256'], run)
-        assert re.search(r'Fingerprint +Key Vault +%s' % keyvault['spki_sha256'], run)
+        assert re.search(r'Fingerprint +HSM +%s \(key_simple_contosokv\)' % keyvault['spki_sha256'], flat)
+        assert re.search(r'Fingerprint +Key Vault +%s' % keyvault['spki_sha256'], flat)
         assert 'RMS step Use-AipServiceKeyVaultKey -KeyVaultKeyUrl "%s"' % kid in flat
     assert 'upload=True migration=True keyvault=True' in ' '.join(first.split())
     assert 'Changed this run world=False key=False acl=False package=False upload=False migration=False ' \
