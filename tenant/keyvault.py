@@ -33,7 +33,13 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._keys import gene
 TOKEN_TTL = 3600
 AUDIENCES = {_keyvault.VAULT_SCOPE: 'vault', _keyvault.MANAGED_HSM_SCOPE: 'managedhsm'}
 # A secret checked for an unknown client too, so that the answer takes as long as for a known one.
-_DUMMY_HASH = hash_password('not a secret of anybody', b'\0' * 16)
+_DUMMY = {}
+
+
+def _dummy_hash():
+    if 'hash' not in _DUMMY:
+        _DUMMY['hash'] = hash_password('not a secret of anybody', b'\0' * 16)
+    return _DUMMY['hash']
 # Key Vault's key operations -> the PKCS#11 usage they need on the private key.
 OP_ATTRIBUTES = {'sign': 'CKA_SIGN', 'decrypt': 'CKA_DECRYPT', 'unwrapKey': 'CKA_UNWRAP'}
 RSA_KTYS = ('RSA', 'RSA-HSM')
@@ -92,7 +98,7 @@ def issue_token(store, tenant_id, body):
     client_id, secret = form.get('client_id', ''), form.get('client_secret', '')
     app = store.app(client_id) if client_id else None
     # one password hash whatever the client sends: an unknown client costs what a known one does
-    good = verify_password(secret, app['secret_hash'] if app else _DUMMY_HASH) and app is not None
+    good = verify_password(secret, app['secret_hash'] if app else _dummy_hash()) and app is not None
     if not good:
         return refuse(401, 'invalid_client', 'Invalid client secret provided, or the client %r is not known to this '
                                              'authority.' % client_id[:64])

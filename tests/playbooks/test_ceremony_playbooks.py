@@ -151,3 +151,95 @@ def test_byok_over_internet(tmp_path):
             assert secret not in transcript
     finally:
         server.stop()
+
+
+def test_byok_azure_key_vault(tmp_path):
+    """The Key Vault ceremony on two hosts of this machine against the rehearsal's Key Vault and tenant."""
+    password = 'ceremony-admin-password-5'
+    info = datadir.init(str(tmp_path / 'tenant'), admin_password=password)
+    server = TenantServer(info['data_dir'], keyvault=True).start()
+    try:
+        inventory = tmp_path / 'inventory.yml'
+        python = sys.executable
+        inventory.write_text(json.dumps({'all': {'children': {
+            'online': {'hosts': {'online-ws': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
+            'offline': {'hosts': {'offline-ws': {
+                'ansible_connection': 'local', 'ansible_python_interpreter': python,
+                'offline_workstation_softhsm_dir': str(tmp_path / 'offline'),
+                'offline_workstation_world_dir': str(tmp_path / 'offline' / 'world'),
+                'offline_workstation_media_dir': str(tmp_path / 'offline' / 'media'),
+                'offline_workstation_backup_dir': str(tmp_path / 'offline' / 'backup'),
+                'offline_workstation_key_ident': 'contosokey',
+                'offline_workstation_key_friendly_name': 'ContosoBYOK'}}}}}}))
+        pins = ['first-card-pin-7', 'second-card-pin-8', 'third-card-pin-9']
+        extra = tmp_path / 'vars.json'
+        good = {
+            'byok_transfer_dir': str(tmp_path / 'transfer'),
+            'byok_vault_url': server.keyvault_url, 'byok_vault_tenant': info['tenant_id'],
+            'byok_vault_client_id': info['client_id'], 'byok_vault_secret': info['client_secret'],
+            'byok_vault_authority': server.url, 'byok_vault_ca_path': info['ca_path'],
+            'byok_keyvault_kek_name': 'contoso-kek', 'byok_keyvault_key_name': 'contoso-rms-key',
+            'byok_tenant_url': server.url, 'byok_tenant_admin_user': info['admin_user'],
+            'byok_tenant_admin_password': password, 'byok_tenant_ca_path': info['ca_path'],
+            'byok_admin_cards': [{'path': str(tmp_path / 'cards' / ('card%d' % i)), 'pin': pin}
+                                 for i, pin in enumerate(pins, 1)],
+            'byok_acl_cards': [1, 3],
+            'online_workstation_work_dir': str(tmp_path / 'online')}
+        (tmp_path / 'transfer').mkdir()
+        secrets = pins + [password, info['client_secret']]
+
+        def run(*more, **change):
+            extra.write_text(json.dumps(dict(good, **change)))
+            code, out = play(tmp_path, 'byok_azure_key_vault.yml', str(inventory), str(extra), *more)
+            for secret in secrets:
+                assert secret not in out, 'a secret reached the output'
+            return code, out
+        journal = tmp_path / 'offline' / 'world' / 'journal.jsonl'
+
+        # a fingerprint read aloud that is not the KEK's: the offline side stops before the HSM is touched for it
+        code, out = run(byok_kek_spki_sha256="ab" * 32)
+        assert code == 2 and 'check "fingerprint" failed' in out, out[-3000:]
+        records = [json.loads(x) for x in open(str(journal))]
+        assert (records[-1]['module'], records[-1]['outcome']) == ('keyvault_kek_verify', 'failed')
+        assert not os.path.exists(str(tmp_path / 'transfer' / 'ContosoBYOK.byok'))
+
+        # without byok_activate the flow ends cleanly: the key is in the vault and used by the tenant, archived
+        code, out = run()
+        assert code == 0, out[-3000:]
+        flat = ' '.join(out.split())
+        assert 'the fingerprint the online play showed in this run is pinned' in flat
+        offline = json.load(open(str(tmp_path / 'transfer' / 'offline-offline-ws.json')))
+        assert offline['format'] == 'keyvault' and offline['package'] == 'ContosoBYOK.byok'
+        assert offline['tenant_id'] is None and offline['kek_kid'].startswith(server.keyvault_url + '/keys/contoso-kek/')
+        assert re.search(r'Fingerprint HSM %s' % offline['spki_sha256'], flat)
+        assert re.search(r'Fingerprint Key Vault %s' % offline['spki_sha256'], flat) and 'Match YES' in flat
+        assert 'Active no: run again with -e byok_activate=true' in flat
+        token = server.connect(info['admin_user'], password)
+        keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'], token=token)[1]
+        mine = [k for k in keys if k['SpkiSha256'] == offline['spki_sha256']]
+        assert len(mine) == 1 and mine[0]['Status'] == 'Archived' and mine[0]['KeyVaultKeyUrl']
+
+        # a .byok changed on the way is refused before anything is sent
+        carried = tmp_path / 'transfer' / 'ContosoBYOK.byok'
+        good_bytes = carried.read_bytes()
+        carried.write_bytes(good_bytes + b'\n')
+        code, out = run('--limit', 'online-ws', byok_activate=True)
+        assert code == 2 and 'it changed on the way' in out, out[-3000:]
+        carried.write_bytes(good_bytes)
+
+        code, out = run(byok_activate=True)
+        assert code == 0, out[-3000:]
+        assert recap(out, 'offline-ws')['changed'] == 0
+        keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'], token=token)[1]
+        active = [k for k in keys if k['Status'] == 'Active']
+        assert len(active) == 1 and active[0]['SpkiSha256'] == offline['spki_sha256']
+        assert active[0]['KeyType'] == 'Customer-managed (BYOK, Azure Key Vault)'
+        code, again = run(byok_activate=True)
+        assert code == 0 and recap(again, 'online-ws')['changed'] == 0 and recap(again, 'offline-ws')['changed'] == 0
+        transcript = open(str(tmp_path / 'transfer' / 'ceremony-transcript.md')).read()
+        assert 'keyvault_byok_import' in transcript and 'keyvault_kek' in transcript
+        assert offline['spki_sha256'] in transcript and 'BROKEN' not in transcript
+        for secret in secrets:
+            assert secret not in transcript
+    finally:
+        server.stop()
