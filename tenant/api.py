@@ -405,7 +405,7 @@ def create_keyvault_app(service, authority_port):
     @app.get('/keys')
     def list_keys(request: Request):
         v = vault(request)
-        return answer(lambda: v.list())
+        return answer(v.list)
 
     @app.get('/keys/{name}/versions')
     def list_versions(name: str, request: Request):

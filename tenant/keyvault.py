@@ -40,6 +40,8 @@ def _dummy_hash():
     if 'hash' not in _DUMMY:
         _DUMMY['hash'] = hash_password('not a secret of anybody', b'\0' * 16)
     return _DUMMY['hash']
+
+
 # Key Vault's key operations -> the PKCS#11 usage they need on the private key.
 OP_ATTRIBUTES = {'sign': 'CKA_SIGN', 'decrypt': 'CKA_DECRYPT', 'unwrapKey': 'CKA_UNWRAP'}
 RSA_KTYS = ('RSA', 'RSA-HSM')

@@ -6,18 +6,22 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# The regional BYOK toolset and the root hash it is checked against; written once, required or not.
-_TOOLSET = r'''
+
+class ModuleDocFragment(object):
+
+    # The regional BYOK toolset and the root hash it is checked against.
+    DOCUMENTATION = r'''
+options:
   kek_package:
     description:
-      - Path of the KEK package of the regional BYOK toolset (for example C(BYOK-KEK-pkg-NA-1)).%(either)s
+      - Path of the KEK package of the regional BYOK toolset (for example C(BYOK-KEK-pkg-NA-1)).
     type: path
-    required: %(required)s
+    required: true
   security_world_package:
     description:
       - Path of the security-world package of the same toolset (for example C(BYOK-SecurityWorld-pkg-NA-1)).
     type: path
-    required: %(required)s
+    required: true
   root_hash:
     description:
       - SHA-256 of the vendor root key (its DER SubjectPublicKeyInfo), as the vendor publishes it out of band, with or
@@ -26,15 +30,33 @@ _TOOLSET = r'''
         call); a hash downloaded with the toolset proves nothing.
       - A 40-digit SHA-1 hash is refused.
     type: str
-    required: %(required)s
+    required: true
 '''
 
-_KEY_VAULT_KEK = r'''
+    # The toolset or an Azure Key Vault KEK, one or the other (key_acl, transfer_package).
+    OR_KEY_VAULT = r'''
+options:
+  kek_package:
+    description:
+      - Path of the KEK package of the regional BYOK toolset (for example C(BYOK-KEK-pkg-NA-1)).
+      - Give O(kek_package), O(security_world_package) and O(root_hash) together, or O(kek_file) and O(kek_spki_sha256)
+        for an Azure Key Vault KEK.
+    type: path
+  security_world_package:
+    description:
+      - Path of the security-world package of the same toolset (for example C(BYOK-SecurityWorld-pkg-NA-1)).
+    type: path
+  root_hash:
+    description:
+      - SHA-256 of the vendor root key (its DER SubjectPublicKeyInfo), as the vendor publishes it out of band, with or
+        without spaces or colons (64 hex digits). Take it from a channel other than the one the toolset came from; a
+        40-digit SHA-1 hash is refused.
+    type: str
   kek_file:
     description:
       - An Azure Key Vault KEK instead of the toolset - the JSON of the KEK's key bundle that Key Vault's C(GET key)
-        returns and C(az keyvault key show) prints (C({"key": {"kid", "kty", "key_ops", "n", "e"}, "attributes": ...})),
-        or the KEK's bare JWK; M(keyceremony.byok.keyvault_kek) writes it as C(<name>.kek.json).
+        returns and C(az keyvault key show) prints (a C(key) object with C(kid), C(kty), C(key_ops), C(n) and C(e), and
+        C(attributes)), or the KEK's bare JWK; M(keyceremony.byok.keyvault_kek) writes it as C(<name>.kek.json).
       - It is checked as M(keyceremony.byok.keyvault_kek_verify) checks it - C(kty) C(RSA-HSM), C(key_ops) exactly
         C([import]), 2048 to 4096 bits, public exponent 65537, C(kid) a versioned https key URL, and its fingerprint
         equal to O(kek_spki_sha256) - before the world trusts it.
@@ -48,15 +70,3 @@ _KEY_VAULT_KEK = r'''
         the trust anchor, so take it from the person at the online workstation, not from the transfer media.
     type: str
 '''
-
-
-class ModuleDocFragment(object):
-
-    DOCUMENTATION = '\noptions:' + _TOOLSET % {'required': 'true', 'either': ''}
-
-    # The toolset or a Key Vault KEK, one or the other (key_acl, transfer_package).
-    OR_KEY_VAULT = '\noptions:' + _TOOLSET % {
-        'required': 'false',
-        'either': '\n      - Give O(kek_package), O(security_world_package) and O(root_hash) together, or O(kek_file) and'
-                  '\n        O(kek_spki_sha256) for an Azure Key Vault KEK.',
-    } + _KEY_VAULT_KEK

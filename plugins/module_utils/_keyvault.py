@@ -330,10 +330,10 @@ class KeyVaultClient(object):
             body = _json(raw)
             if status != 200 or not isinstance(body, dict) or not isinstance(body.get('access_token'), str):
                 code, message = _error_of(body)
+                why = message or code or 'no reason given'
                 raise KeyVaultError('Azure AD (%s) refused a token for client %s in tenant %s: %s (HTTP %s); check '
-                                    'tenant, client_id and secret' % (self.authority, self.client_id, self.tenant,
-                                                                       message or code or 'no reason given', status),
-                                    status, code)
+                                    'tenant, client_id and secret' % (self.authority, self.client_id, self.tenant, why,
+                                                                      status), status, code)
             self._token = body['access_token']
         return self._token
 

@@ -13,9 +13,9 @@ short_description: Import the ceremony's .byok file into Azure Key Vault
 version_added: 0.2.0
 description:
   - Uploads the C(.byok) file that M(keyceremony.byok.transfer_package) made for a Key Vault KEK, as Azure's own tools
-    do - C(PUT <vault>/keys/<name>) with C({"key": {"kty": "RSA-HSM", "key_ops": [...], "key_hsm": <base64url of the
-    whole file>}, "attributes": {"enabled": true}, "tags": {...}}). Key Vault opens it inside its HSM with the KEK the
-    file names; the key never exists in the clear outside an HSM.
+    do - C(PUT <vault>/keys/<name>) with a C(key) of C(kty) C(RSA-HSM), the O(key_ops), and C(key_hsm) the base64url of
+    the whole file, C(attributes) C(enabled) and the O(tags). Key Vault opens it inside its HSM with the KEK the file
+    names; the key never exists in the clear outside an HSM.
   - The file is checked first - it must be exactly Azure's BYOK file (C(schema_version), C(header) with C(kid), C(alg)
     C(dir), C(enc) C(CKM_RSA_AES_KEY_WRAP), C(ciphertext), C(generator)) and, with O(byok_file_sha256), the very bytes
     the offline workstation made.

@@ -30,8 +30,8 @@ extends_documentation_fragment:
 options:
   kek_file:
     description:
-      - The KEK's key bundle as Key Vault's C(GET key) returns it and C(az keyvault key show) prints it
-        (C({"key": {"kid", "kty", "key_ops", "n", "e"}, "attributes": ...})), or the KEK's bare JWK.
+      - The KEK's key bundle as Key Vault's C(GET key) returns it and C(az keyvault key show) prints it (a C(key) object
+        with C(kid), C(kty), C(key_ops), C(n) and C(e), and C(attributes)), or the KEK's bare JWK.
     type: path
     required: true
   kek_spki_sha256:

@@ -186,7 +186,7 @@ def work(module):
 
 def main():
     module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_file_sha256={'type': 'str', 'no_log': False},
-                             key_identifier={'type': 'str'}, key_vault_key_url={'type': 'str'},
+                             key_identifier={'type': 'str'}, key_vault_key_url={'type': 'str', 'no_log': False},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier', 'key_vault_key_url')],
                         required_one_of=[('key_file', 'key_identifier', 'key_vault_key_url')],

@@ -174,7 +174,7 @@ def work(module):
 def main():
     module = new_module(spec(TENANT_ARGS, tpd_file={'type': 'path', 'required': True},
                              protection_password={'type': 'str', 'required': True, 'no_log': True},
-                             hsm_key_file={'type': 'path'}, key_vault_key_url={'type': 'str'},
+                             hsm_key_file={'type': 'path'}, key_vault_key_url={'type': 'str', 'no_log': False},
                              active={'type': 'bool', 'required': True},
                              friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('hsm_key_file', 'key_vault_key_url')], needs_hsm=False)
