@@ -337,14 +337,16 @@ class Tenant(object):
     def use_keyvault_key(self, url, active):
         """Use-AipServiceKeyVaultKey -KeyVaultKeyUrl (and, with ``active``, Set-AipServiceKeyProperties -Active).
 
-        Returns {'created', 'key', 'warnings'}; a key the tenant already uses is not added again.
+        Returns {'created', 'changed', 'key', 'warnings'}; a key the tenant already holds (by its fingerprint, whatever
+        the URL it came by) is not added again.
         """
         vault_key, warnings = self.vault_key_for_rms(url)
+        activated = False
         with self.changing():
             row, created = self.service.store.add_key(self.tenant_id, self._keyvault_key_row(vault_key, url), active)
             if active and row['status'] != 'Active':
-                row, _changed = self.service.store.activate(self.tenant_id, row['key_identifier'])
-        return {'created': created, 'key': row, 'warnings': warnings}
+                row, activated = self.service.store.activate(self.tenant_id, row['key_identifier'])
+        return {'created': created, 'changed': created or activated, 'key': row, 'warnings': warnings}
 
     def sign_with(self, hsm_label, data):
         """RSA-PSS/SHA-256 signature by a key of the tenant, and its public key (PEM)."""

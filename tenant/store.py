@@ -253,6 +253,11 @@ class Store(object):
             db.execute('INSERT INTO vault_keys VALUES (:tenant_id, :name, :version, :kty, :key_ops, :n, :e, :spki_sha256, '
                        ':hsm_label, :enabled, :created, :updated, :tags)', row)
 
+    def update_vault_key(self, tenant_id, name, version, enabled, tags, updated):
+        with self.tx() as db:
+            db.execute('UPDATE vault_keys SET enabled = ?, tags = ?, updated = ? WHERE tenant_id = ? AND name = ? AND '
+                       'version = ?', (int(enabled), tags, updated, tenant_id, name, version))
+
     def vault_key(self, tenant_id, name, version=None):
         """A version of a vault key, the latest (the most recently created) when ``version`` is None."""
         if version:

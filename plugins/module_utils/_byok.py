@@ -88,10 +88,15 @@ def wrap_key(session, copy_key, package_key, kek_object, kek_kid):
     The one wrapping of the collection: the rehearsal's transfer package and Key Vault's .byok
     file carry the same ciphertext.
     """
-    kwp = session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
-                       mechanism('CKM_AES_KEY_WRAP_PAD'))
     oaep = session.wrap('wrapping the package key under KEK %s' % kek_kid, kek_object, package_key, oaep_sha1())
-    return oaep + kwp
+    return oaep + key_wrapped(session, copy_key, package_key)
+
+
+def key_wrapped(session, copy_key, package_key):
+    """``KWP(pkcs8)``, the second part of the ciphertext. RFC 5649 is deterministic and the package key and the copy
+    are token objects, so the same key always gives the same bytes: a file can be recognised by them."""
+    return session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
+                        mechanism('CKM_AES_KEY_WRAP_PAD'))
 
 
 def build_package(session, copy_key, package_key, kek_object, signing_key, kek, tenant_id, friendly_name,
@@ -220,10 +225,10 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
                    error=TransferPackageError):
     """Unwrap ``OAEP(aes) || KWP(pkcs8)`` inside the receiving HSM, prove the key, then import it.
 
-    The key is first unwrapped as a session object (a probe) and proved: it must be an RSA key
-    whose private half signs a fresh random challenge that its public half verifies (a PKCS#8
-    with a real modulus and any other private exponent is refused), then ``check(spki_der,
-    spki_sha256)`` may refuse it. Only then is it unwrapped again as a token object with
+    The key is first unwrapped as a session object (a probe); ``check(spki_der, spki_sha256)``
+    may refuse it, then it is proved: its private half must sign a fresh random challenge that
+    its public half verifies (a PKCS#8 with a real modulus and any other private exponent is
+    refused). Only then is it unwrapped again as a token object with
     ``private_template``; a refused key leaves nothing on the token. ``already(spki_sha256)``
     returns the handle of a key imported before, which is then not imported again.
     Returns (handle, spki_sha256, imported).
@@ -247,8 +252,13 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
                         '(%s)' % e.ckr)
         try:
             modulus, exponent = session.rsa_public_numbers(probe)
-            spki = _crypto.spki_der(modulus, exponent)
+            try:
+                spki = _crypto.spki_der(modulus, exponent)
+            except ValueError as e:
+                raise error('the transferred key is not a usable RSA key (%s)' % e)
             spki_hash = hashlib.sha256(spki).hexdigest()
+            if check is not None:
+                check(spki, spki_hash)
             challenge = os.urandom(32)
             try:
                 signature = session.sign('proving the transferred key', probe, challenge, pss_sha256())
@@ -258,8 +268,6 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
             if not _crypto.verify_pss_sha256(spki, signature, challenge):
                 raise error('the transferred key fails its pairwise-consistency test: its private half does not '
                             'belong to its public key %s (a planted or damaged key)' % spki_hash)
-            if check is not None:
-                check(spki, spki_hash)
         finally:
             session.destroy('removing the checked copy', probe)
         handle = already(spki_hash) if already else None

@@ -48,6 +48,7 @@ RMS_REQUIRED_OPS = ('decrypt', 'sign', 'unwrapKey', 'wrapKey')
 KEY_OPS = ('encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import', 'export')
 NAME_RE = re.compile(r'^[0-9A-Za-z-]{1,127}$')
 VERSION_RE = re.compile(r'^[0-9a-f]{32}$')
+TOKEN_RE = re.compile(r'^[A-Za-z0-9._~+/=-]{16,16384}$')
 KID_RE = re.compile(r'^(https://[^/?#\s]+)/keys/([0-9A-Za-z-]{1,127})(?:/([0-9a-f]{32}))?$')
 
 
@@ -199,7 +200,7 @@ def read_kek_file(path, pinned):
         raise ByokError('cannot read kek_file %s: %s' % (path, e.strerror))
     try:
         doc = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise KeyVaultFormatError('kek_file %s is not JSON (the output of az keyvault key show, or the KEK file '
                                   'keyvault_kek wrote)' % path)
     return check_kek(doc, pinned)
@@ -225,7 +226,7 @@ def parse_byok(data):
     """Bytes -> (doc, ciphertext bytes); anything that is not exactly Azure's BYOK file is refused."""
     try:
         doc = json.loads(data.decode('utf-8-sig'))
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         raise KeyVaultFormatError('the .byok file is not complete JSON (truncated or damaged)')
     if not isinstance(doc, dict):
         raise KeyVaultFormatError('the .byok file is not a JSON object')
@@ -276,14 +277,28 @@ def _http(url, method, data, headers, ca_path, validate_certs, timeout, action, 
         raise KeyVaultError('cannot reach %s for %s: %s' % (where, action, reason))
     except ssl.SSLError as e:
         raise KeyVaultError('TLS with %s failed: %s; check ca_path %s' % (where, e, ca_path))
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise KeyVaultError('cannot reach %s for %s: %s' % (where, action, e))
+    except ValueError as e:
+        # its text can hold the request's headers, the bearer token among them: never shown
+        raise KeyVaultError('cannot send %s to %s: the request was refused before it left (%s)'
+                            % (action, where, type(e).__name__))
+
+
+def bearer_token(token, source):
+    """A bearer token as it may go in a header, or a refusal that never shows it."""
+    token = (token or '').strip()
+    if not TOKEN_RE.match(token):
+        raise KeyVaultError('the access token %s is not a bearer token (empty, too long, or characters a token cannot '
+                            'have); give the token alone, for example from az account get-access-token --query '
+                            'accessToken -o tsv' % source)
+    return token
 
 
 def _json(raw):
     try:
         return json.loads(raw.decode('utf-8')) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -308,7 +323,7 @@ class KeyVaultClient(object):
         self.client_id = client_id
         self._secret = secret
         self.authority = (authority or DEFAULT_AUTHORITY).rstrip('/')
-        self._token = access_token
+        self._token = bearer_token(access_token, 'given as access_token') if access_token else None
         self.ca_path = ca_path
         self.validate_certs = validate_certs
         self.timeout = timeout
@@ -334,7 +349,7 @@ class KeyVaultClient(object):
                 raise KeyVaultError('Azure AD (%s) refused a token for client %s in tenant %s: %s (HTTP %s); check '
                                     'tenant, client_id and secret' % (self.authority, self.client_id, self.tenant, why,
                                                                       status), status, code)
-            self._token = body['access_token']
+            self._token = bearer_token(body['access_token'], 'from %s' % self.authority)
         return self._token
 
     def call(self, method, path, body=None, action=None, missing_ok=False):
@@ -352,7 +367,7 @@ class KeyVaultClient(object):
         got = _json(raw)
         if status == 404 and missing_ok:
             return None
-        if status >= 400:
+        if not 200 <= status < 300:
             code, message = _error_of(got)
             hint = {401: '; the token was refused: check the credentials and that they are for this vault\'s tenant',
                     403: '; the application lacks a Key Vault permission (keys/create, import, get) or role for this'}
@@ -372,6 +387,10 @@ class KeyVaultClient(object):
 
     def import_key(self, name, body):
         return self.call('PUT', '/keys/%s' % quote(name, safe=''), body, action='import key %s' % name)
+
+    def update_key(self, name, version, body):
+        return self.call('PATCH', '/keys/%s/%s' % (quote(name, safe=''), version), body,
+                         action='update key %s version %s' % (name, version))
 
 
 def client_from_params(params):

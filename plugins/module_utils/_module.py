@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.parameters import remove_values
 
 import os
 
@@ -163,7 +164,9 @@ def run(module, work, journal_as=None, journal_fields=()):
         result = work(module)
     except ByokError as e:
         if journal is not None:
-            journal.append(name, 'failed', public_options(module.argument_spec, module.params), error=str(e))
+            # the module's own no_log values are masked in the record, as Ansible masks them in the output
+            journal.append(name, 'failed', public_options(module.argument_spec, module.params),
+                           error=remove_values(str(e), module.no_log_values))
         module.fail_json(msg=str(e))
     if journal is not None and result.get('changed'):
         summary = dict((k, result[k]) for k in journal_fields if k in result)

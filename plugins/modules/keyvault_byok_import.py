@@ -20,9 +20,11 @@ description:
     C(dir), C(enc) C(CKM_RSA_AES_KEY_WRAP), C(ciphertext), C(generator)) and, with O(byok_file_sha256), the very bytes
     the offline workstation made.
   - Idempotent by key. A key named O(name) whose current version has the public key O(spki_sha256) gives
-    C(changed=false). Another key under that name is a failure unless O(new_version=true), which imports the file as a
-    new version. Without O(spki_sha256) an existing key under that name cannot be told apart and is a failure.
-  - After the import the module checks that the key Key Vault made has the fingerprint O(spki_sha256) (when given).
+    C(changed=false) (a disabled one is enabled). Another key under that name is a failure unless
+    O(new_version=true), which imports the file as a new version.
+  - The file is imported disabled, and enabled (C(PATCH <vault>/keys/<name>/<version>)) only once the key Key Vault
+    made is known to have the fingerprint O(spki_sha256). A file holding another key leaves a disabled version and
+    fails. The application therefore needs C(keys/update) besides C(keys/import) and C(keys/get).
   - Returns RV(aip_command), the exact C(Use-AipServiceKeyVaultKey) line for the RMS step, and warns when the key is
     not the 2048 bits Azure Information Protection takes.
   - Check mode reads the file and the vault and says what would happen, uploading nothing.
@@ -52,8 +54,12 @@ options:
   spki_sha256:
     description:
       - The fingerprint of the key inside the file (RV(keyceremony.byok.transfer_package#module:spki_sha256), the SHA-256
-        of its DER SubjectPublicKeyInfo). It makes the module idempotent and is checked against what Key Vault made.
+        of its DER SubjectPublicKeyInfo), as the offline workstation showed it. Take it from the offline workstation
+        (read aloud, or from the offline play of the same run), not from the transfer media that carries the file -
+        it is what stops a key planted on the media. It makes the module idempotent and is checked against what Key
+        Vault made before the key is enabled.
     type: str
+    required: true
   key_ops:
     description:
       - The operations the imported key permits. The default is what the RMS service needs of a tenant key (it needs at
@@ -110,8 +116,8 @@ kid:
   type: str
   sample: https://contoso-byok.vault.azure.net/keys/contoso-rms-key/5b1c3b5e6d0a4f4e9b7a2c1d0e9f8a7b
 spki_sha256:
-  description: Fingerprint of the key in the vault (the same as the HSM key's). V(null) in check mode when the key is
-    still to be imported and O(spki_sha256) is not given.
+  description: Fingerprint of the key in the vault (the same as the HSM key's); in check mode when the key is still to
+    be imported, O(spki_sha256).
   returned: success
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
@@ -170,7 +176,7 @@ def _result(got, kek_kid, actions, warnings):
 def work(module):
     p = module.params
     name = _keyvault.check_key_name(p['name'])
-    want = normalize_sha256(p['spki_sha256'], 'spki_sha256') if p['spki_sha256'] else None
+    want = normalize_sha256(p['spki_sha256'], 'spki_sha256', 'the key in the file')
     data = read_carried_file(p['byok_file'], p['byok_file_sha256'], 'byok_file')
     doc, _ciphertext = _keyvault.parse_byok(data)
     kek_kid = doc['header']['kid']
@@ -182,13 +188,11 @@ def work(module):
     warnings = []
     if current is not None:
         got = _keyvault.describe_bundle(current)
-        if want is None and not p['new_version']:
-            raise ByokError('the vault already has a key %s (%s, fingerprint %s) and without spki_sha256 it cannot be '
-                            'told whether it is the key in %s: give spki_sha256 (transfer_package returns it), or '
-                            'new_version=true to import the file as a new version'
-                            % (name, got['kid'], got['spki_sha256'], os.path.basename(p['byok_file'])))
         if got['spki_sha256'] == want:
-            return _result(got, kek_kid, [], warnings)
+            if got['enabled'] is not False:
+                return _result(got, kek_kid, [], warnings)
+            # an import whose check passed but whose enabling was cut off, or a version disabled since
+            return _enabled(module, client, name, got, kek_kid, ['enable %s' % got['kid']], warnings)
         if not p['new_version']:
             raise ByokError('the vault\'s key %s is another key (%s, fingerprint %s, not %s); it is not replaced: choose '
                             'another name, or set new_version=true to import the file as its new version'
@@ -198,16 +202,25 @@ def work(module):
     if module.check_mode:
         return {'changed': True, 'kid': None, 'spki_sha256': want, 'key_size': None, 'key_ops': sorted(p['key_ops']),
                 'kek_kid': kek_kid, 'aip_command': None, 'actions': actions}
+    # imported disabled, and enabled only once it is known to be the key the offline workstation packaged
     bundle = client.import_key(name, {
         'key': {'kty': 'RSA-HSM', 'key_ops': sorted(set(p['key_ops'])), 'key_hsm': _keyvault.b64url(data)},
-        'attributes': {'enabled': True}, 'tags': dict((k, str(v)) for k, v in p['tags'].items())})
+        'attributes': {'enabled': False}, 'tags': dict((k, str(v)) for k, v in p['tags'].items())})
     got = _keyvault.describe_bundle(bundle)
-    if want is not None and got['spki_sha256'] != want:
+    if got['spki_sha256'] != want:
         raise ByokError('Key Vault imported %s as %s with fingerprint %s, not the expected %s: the file holds another key '
-                        'than the one the offline workstation packaged. Do not use it: disable that key version '
-                        '(az keyvault key set-attributes --enabled false) and investigate'
+                        'than the one the offline workstation packaged. That version was imported disabled and stays '
+                        'disabled; delete it (az keyvault key delete) and investigate'
                         % (p['byok_file'], got['kid'], got['spki_sha256'], want))
-    return _result(got, kek_kid, actions, warnings)
+    return _enabled(module, client, name, got, kek_kid, actions, warnings)
+
+
+def _enabled(module, client, name, got, kek_kid, actions, warnings):
+    if module.check_mode:
+        return _result(got, kek_kid, actions, warnings)
+    version = _keyvault.parse_kid(got['kid'])[2]
+    return _result(_keyvault.describe_bundle(client.update_key(name, version, {'attributes': {'enabled': True}})),
+                   kek_kid, actions, warnings)
 
 
 def main():
@@ -215,7 +228,7 @@ def main():
     module = new_module(spec(KEYVAULT_ARGS, name={'type': 'str', 'required': True},
                              byok_file={'type': 'path', 'required': True},
                              byok_file_sha256={'type': 'str', 'no_log': False},
-                             spki_sha256={'type': 'str', 'no_log': False},
+                             spki_sha256={'type': 'str', 'required': True, 'no_log': False},
                              key_ops={'type': 'list', 'elements': 'str', 'default': ops, 'choices': ops},
                              tags={'type': 'dict', 'default': {}},
                              new_version={'type': 'bool', 'default': False}),

@@ -42,6 +42,11 @@ options:
         (damaged or replaced on the way) is refused before anything is sent. The hash is taken of the bytes that are
         uploaded, so nothing can change between the check and the upload.
     type: str
+  spki_sha256:
+    description:
+      - With O(key_file), the fingerprint of the key the offline workstation packaged (as it showed it, not as the
+        transfer media says). A package holding another key is refused before anything is sent.
+    type: str
   key_vault_key_url:
     description:
       - The versioned URL of a key in the tenant's Azure Key Vault
@@ -126,6 +131,7 @@ actions:
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
@@ -145,6 +151,9 @@ def work(module):
     if p['key_file']:
         package = read_carried_file(p['key_file'], p['key_file_sha256'], 'key_file')
         spki = parse_package(package)['binding']['spki_sha256']
+        if p['spki_sha256'] and spki != normalize_sha256(p['spki_sha256'], 'spki_sha256', 'the packaged key'):
+            raise ByokError('%s holds key %s, not the key %s the offline workstation packaged: do not upload it, bring '
+                            'the package again from the offline workstation' % (p['key_file'], spki, p['spki_sha256']))
     actions = []
     warnings = []
     with tenant_client(p) as client:
@@ -175,6 +184,9 @@ def work(module):
                     'key_vault_key_url': p['key_vault_key_url'], 'active': p['active']}, 'Use-AipServiceKeyVaultKey')
                 key, spki = got['key'], got['key']['SpkiSha256']
                 warnings.extend(got.get('warnings') or [])
+                if not got.get('changed', True):
+                    # the tenant held this key already, come by another URL, and as asked
+                    actions = []
             elif key is None:
                 key = client.call('POST', client.tenant_path('/keys'), {'package': package.decode('utf-8'),
                                                                         'active': p['active']}, 'Add-AadrmKey')['key']
@@ -187,6 +199,7 @@ def work(module):
 def main():
     module = new_module(spec(TENANT_ARGS, key_file={'type': 'path'}, key_file_sha256={'type': 'str', 'no_log': False},
                              key_identifier={'type': 'str'}, key_vault_key_url={'type': 'str', 'no_log': False},
+                             spki_sha256={'type': 'str', 'no_log': False},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier', 'key_vault_key_url')],
                         required_one_of=[('key_file', 'key_identifier', 'key_vault_key_url')],

@@ -30,10 +30,10 @@ description:
     C(<key_friendly_name>.byok) instead, exactly the file Azure's BYOK specification defines and nothing else:
     C({\"schema_version\": \"1.0.0\", \"header\": {\"kid\": <the KEK's versioned key URL>, \"alg\": \"dir\",
     \"enc\": \"CKM_RSA_AES_KEY_WRAP\"}, \"ciphertext\": <base64url>, \"generator\": <this tool; the source HSM>})
-    - with the same ciphertext construction. O(tenant_id) is not needed then. Such a file carries no binding, so the
-    world records the SHA-256 of every C(.byok) file it made in the transfer copy's key record; an existing file is
-    C(changed=false) only when this world made it for the same key and KEK, and is otherwise refused and never
-    overwritten."
+    - with the same ciphertext construction. O(tenant_id) is not needed then. Such a file carries no binding; an
+    existing file is C(changed=false) only when it names the same KEK and its wrapped key is, byte for byte, this key
+    wrapped under this world's package key (RFC 5649 wrapping is deterministic), so that whatever else it holds it can
+    only open to this key. Anything else is refused and never overwritten."
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -150,7 +150,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     ensure_private_dir, file_sha256, sha256_hex, write_private_file)
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
-from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyRecord, acl_state, check_key_names
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import acl_state, check_key_names
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEK_SOURCE_ARGS, KEK_SOURCE_RULES, KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec, verified_kek)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
@@ -175,14 +175,23 @@ def _existing(path, want):
                         'key_friendly_name' % (path, diff))
 
 
-def _existing_byok(path, made, want):
-    """A .byok file carries no binding: it is the same transfer only when this world recorded making it."""
-    sha256 = file_sha256(path)
-    if made.get(sha256) != want:
-        raise ByokError('%s exists and is not a .byok file this world made for key %s and KEK %s; it is never '
-                        'overwritten: move it away or choose another key_friendly_name'
-                        % (path, want['spki_sha256'], want['kek_kid']))
-    return sha256
+def _existing_byok(session, state, kek, path):
+    """A .byok file carries no binding. It is the same transfer only when it names this KEK and its wrapped key is,
+    byte for byte, this copy wrapped under this world's package key: whatever its first part holds, such a file can
+    only ever open to this key, or not at all."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        doc, ciphertext = _keyvault.parse_byok(data)
+    except ByokError as e:
+        raise ByokError('%s exists and is not a usable .byok file (%s); it is never overwritten: move it away or choose '
+                        'another key_friendly_name' % (path, e))
+    oaep_size = (kek['kek_size'] + 7) // 8
+    if doc['header']['kid'] != kek['kek_kid'] or len(ciphertext) <= oaep_size \
+            or ciphertext[oaep_size:] != _byok.key_wrapped(session, state['copy_handle'], state['package_key']):
+        raise ByokError('%s exists and is not this key wrapped for KEK %s; it is never overwritten: move it away or '
+                        'choose another key_friendly_name' % (path, kek['kek_kid']))
+    return sha256_hex(data)
 
 
 def _generator(token):
@@ -240,30 +249,25 @@ def _prepared(session, p, kek):
 
 
 def _keyvault_file(module, ctx, kek, path):
-    """Azure Key Vault's .byok, recorded in the copy's key record before it is written (under the world's lock)."""
+    """Azure Key Vault's .byok (under the world's lock)."""
     p = module.params
     with ctx.user_session() as session:
         names, original, todo, state = _prepared(session, p, kek)
-        record = KeyRecord(ctx.world.dir, names['copy'])
-        rec = record.read() if record.exists() else {}
-        made = rec.get('byok_files') or {}
-        want = {'kek_kid': kek['kek_kid'], 'spki_sha256': original['spki_sha256']}
         result = {'path': path, 'format': 'keyvault', 'kek_kid': kek['kek_kid'],
                   'spki_sha256': original['spki_sha256'], 'tenant_id': None}
         if os.path.exists(path):
-            return dict(result, changed=False, sha256=_existing_byok(path, made, want))
+            return dict(result, changed=False, sha256=_existing_byok(session, state, kek, path))
         if module.check_mode:
             return dict(result, changed=True, sha256=None)
         ciphertext = _byok.wrap_key(session, state['copy_handle'], state['package_key'], state['kek'], kek['kek_kid'])
         data = _keyvault.serialize(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
-    sha256 = sha256_hex(data)
-    # the record first: a run killed between the two leaves a record of a file never written (harmless),
-    # never a file the world cannot vouch for
-    made[sha256] = want
-    record.write(dict(rec, byok_files=made))
-    ensure_private_dir(p['dest'])
-    write_private_file(path, data, exclusive=True)
-    return dict(result, changed=True, sha256=sha256)
+        ensure_private_dir(p['dest'])
+        try:
+            write_private_file(path, data, exclusive=True)
+        except FileExistsError:
+            # written meanwhile by something else than this module (which holds the world's lock)
+            return dict(result, changed=False, sha256=_existing_byok(session, state, kek, path))
+    return dict(result, changed=True, sha256=sha256_hex(data))
 
 
 def main():

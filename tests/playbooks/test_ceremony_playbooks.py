@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import re
@@ -33,6 +34,28 @@ def play(tmp_path, playbook, inventory, extra, *more):
     return out.returncode, out.stdout + out.stderr
 
 
+def two_hosts(tmp_path):
+    """An inventory of two local hosts, online-ws and offline-ws, the offline one with folders under tmp_path."""
+    inventory = tmp_path / 'inventory.yml'
+    python = sys.executable
+    inventory.write_text(json.dumps({'all': {'children': {
+        'online': {'hosts': {'online-ws': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
+        'offline': {'hosts': {'offline-ws': {
+            'ansible_connection': 'local', 'ansible_python_interpreter': python,
+            'offline_workstation_softhsm_dir': str(tmp_path / 'offline'),
+            'offline_workstation_world_dir': str(tmp_path / 'offline' / 'world'),
+            'offline_workstation_media_dir': str(tmp_path / 'offline' / 'media'),
+            'offline_workstation_backup_dir': str(tmp_path / 'offline' / 'backup'),
+            'offline_workstation_key_ident': 'contosokey',
+            'offline_workstation_key_friendly_name': 'ContosoBYOK'}}}}}}))
+    return inventory
+
+
+def _keyvault_b64(text):
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import unb64url
+    return unb64url(text, 'value')
+
+
 def recap(output, host):
     m = re.search(r'%s\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)' % host, output)
     return dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups())))
@@ -43,18 +66,7 @@ def test_byok_over_internet(tmp_path):
     info = datadir.init(str(tmp_path / 'tenant'), admin_password=password)
     server = TenantServer(info['data_dir']).start()
     try:
-        inventory = tmp_path / 'inventory.yml'
-        python = sys.executable
-        inventory.write_text(json.dumps({'all': {'children': {
-            'online': {'hosts': {'online-ws': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
-            'offline': {'hosts': {'offline-ws': {
-                'ansible_connection': 'local', 'ansible_python_interpreter': python,
-                'offline_workstation_softhsm_dir': str(tmp_path / 'offline'),
-                'offline_workstation_world_dir': str(tmp_path / 'offline' / 'world'),
-                'offline_workstation_media_dir': str(tmp_path / 'offline' / 'media'),
-                'offline_workstation_backup_dir': str(tmp_path / 'offline' / 'backup'),
-                'offline_workstation_key_ident': 'contosokey',
-                'offline_workstation_key_friendly_name': 'ContosoBYOK'}}}}}}))
+        inventory = two_hosts(tmp_path)
         pins = ['first-card-pin-1', 'second-card-pin-2', 'third-card-pin-3']
         extra = tmp_path / 'vars.json'
         extra.write_text(json.dumps({
@@ -113,8 +125,12 @@ def test_byok_over_internet(tmp_path):
                                       token=server.connect(info['admin_user'], password))
         assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
 
-        # a package changed on the way from the offline side is refused before anything is sent
+        # the online side alone (another run): the key's fingerprint must be given, the media is not trusted for it
         with_vars(byok_activate=True)
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra), '--limit', 'online-ws')
+        assert code == 2 and "The key's fingerprint is not pinned" in ' '.join(out.split()), out[-3000:]
+        # a package changed on the way from the offline side is refused before anything is sent
+        with_vars(byok_activate=True, online_workstation_key_spki_sha256=offline['spki_sha256'])
         carried = tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok'
         good_bytes = carried.read_bytes()
         carried.write_bytes(good_bytes.replace(b'"tenant_id"', b'"tenant_id" ', 1))
@@ -126,6 +142,7 @@ def test_byok_over_internet(tmp_path):
                                       token=server.connect(info['admin_user'], password))
         assert all(k['SpkiSha256'] != offline['spki_sha256'] for k in keys)
         carried.write_bytes(good_bytes)
+        with_vars(byok_activate=True)
 
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 0, out[-3000:]
@@ -159,18 +176,7 @@ def test_byok_azure_key_vault(tmp_path):
     info = datadir.init(str(tmp_path / 'tenant'), admin_password=password)
     server = TenantServer(info['data_dir'], keyvault=True).start()
     try:
-        inventory = tmp_path / 'inventory.yml'
-        python = sys.executable
-        inventory.write_text(json.dumps({'all': {'children': {
-            'online': {'hosts': {'online-ws': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
-            'offline': {'hosts': {'offline-ws': {
-                'ansible_connection': 'local', 'ansible_python_interpreter': python,
-                'offline_workstation_softhsm_dir': str(tmp_path / 'offline'),
-                'offline_workstation_world_dir': str(tmp_path / 'offline' / 'world'),
-                'offline_workstation_media_dir': str(tmp_path / 'offline' / 'media'),
-                'offline_workstation_backup_dir': str(tmp_path / 'offline' / 'backup'),
-                'offline_workstation_key_ident': 'contosokey',
-                'offline_workstation_key_friendly_name': 'ContosoBYOK'}}}}}}))
+        inventory = two_hosts(tmp_path)
         pins = ['first-card-pin-7', 'second-card-pin-8', 'third-card-pin-9']
         extra = tmp_path / 'vars.json'
         good = {
@@ -223,9 +229,36 @@ def test_byok_azure_key_vault(tmp_path):
         carried = tmp_path / 'transfer' / 'ContosoBYOK.byok'
         good_bytes = carried.read_bytes()
         carried.write_bytes(good_bytes + b'\n')
-        code, out = run('--limit', 'online-ws', byok_activate=True)
+        code, out = run('--limit', 'online-ws', byok_activate=True, online_workstation_key_spki_sha256=offline['spki_sha256'])
         assert code == 2 and 'it changed on the way' in out, out[-3000:]
+        # a key planted on the media (the KEK is public), with a record that names it: refused by the pin
+        from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import spki_sha256_of
+        from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        planted_key = rsa.generate_private_key(65537, 2048)
+        kek_doc = json.load(open(str(tmp_path / 'transfer' / 'contoso-kek.kek.json')))['key']
+
+        class Kek(object):
+            pass
+        kek = Kek()
+        kek.id, kek.key = kek_doc['kid'], Kek()
+        kek.key.n, kek.key.e = _keyvault_b64(kek_doc['n']), _keyvault_b64(kek_doc['e'])
+        planted = software_byok(kek, planted_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                               serialization.NoEncryption()))
+        carried.write_bytes(planted)
+        record = tmp_path / 'transfer' / 'offline-offline-ws.json'
+        good_record = record.read_text()
+        numbers = planted_key.public_key().public_numbers()
+        record.write_text(json.dumps(dict(offline, spki_sha256=spki_sha256_of(numbers.n, numbers.e),
+                                          package_sha256=hashlib.sha256(planted).hexdigest())))
+        code, out = run('--limit', 'online-ws', byok_activate=True, online_workstation_key_spki_sha256=offline['spki_sha256'])
+        assert code == 2 and 'the media holds another key' in ' '.join(out.split()), out[-3000:]
+        record.write_text(good_record)
         carried.write_bytes(good_bytes)
+        token = server.connect(info['admin_user'], password)
+        keys = server.request('GET', '/tenants/%s/keys' % info['tenant_id'], token=token)[1]
+        assert all(k['SpkiSha256'] != spki_sha256_of(numbers.n, numbers.e) for k in keys)
 
         code, out = run(byok_activate=True)
         assert code == 0, out[-3000:]

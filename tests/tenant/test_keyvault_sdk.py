@@ -25,12 +25,9 @@ from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _keyvault
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
-from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
-from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, key_acl, transfer_package
+from ansible_collections.keyceremony.byok.plugins.modules import key_acl, transfer_package
 from ansible_collections.keyceremony.byok.tenant import datadir
-from ansible_collections.keyceremony.byok.tests.unit.helpers import (
-    TENANT_A, TENANT_B, SoftHsm, TenantServer, cards_for, run_module)
+from ansible_collections.keyceremony.byok.tests.unit.helpers import TENANT_A, TENANT_B, TenantServer, offline_world, run_module
 
 RMS_OPS = ['decrypt', 'encrypt', 'sign', 'unwrapKey', 'verify', 'wrapKey']
 
@@ -43,18 +40,10 @@ class Vaults(object):
 def vaults(tmp_path_factory):
     """Two tenants served with their Key Vaults, and an offline world with a tenant key."""
     with pytest.MonkeyPatch.context() as mp:
-        v = Vaults()
-        v.base = str(tmp_path_factory.mktemp('keyvault'))
+        v = offline_world(Vaults(), tmp_path_factory.mktemp('keyvault'), mp)
         v.a = datadir.init(os.path.join(v.base, 'service'), TENANT_A, admin_password='password-a')
         v.b = datadir.add_tenant(datadir.Service(v.a['data_dir']), TENANT_B, admin_password='password-b')
         v.server = TenantServer(v.a['data_dir'], keyvault=True).start()
-        v.offline = SoftHsm(os.path.join(v.base, 'offline'))
-        mp.setenv('SOFTHSM2_CONF', v.offline.conf)
-        v.world_dir = os.path.join(v.base, 'world')
-        v.cards = cards_for(os.path.join(v.base, 'cardset'), 3)
-        with Hsm() as hsm:
-            ensure_world(hsm, WorldSpec(v.world_dir, 'offline-world', '2/3', v.cards, 'argon2id-aes256gcm'))
-        v.key = run_module(hsm_key, {'world_dir': v.world_dir, 'ident': 'contosokey'}).result
         v.client_a = client_for(v, v.a)
         v.client_b = client_for(v, v.b)
         v.kek = v.client_a.create_rsa_key('ceremony-kek', size=3072, hardware_protected=True,
@@ -236,6 +225,30 @@ def test_a_planted_key_fails_its_pairwise_consistency_test(vaults):
     got = vaults.client_a.import_key('software-made', JsonWebKey(kty='RSA-HSM', t=blob, key_ops=RMS_OPS),
                                      hardware_protected=True)
     assert int.from_bytes(got.key.n, 'big') == good.public_key().public_numbers().n
+
+
+def test_an_even_exponent_and_a_deeply_nested_body_are_refused_not_crashed(vaults):
+    real = rsa.generate_private_key(65537, 2048).private_numbers()
+    rsa_key = _der_seq(_der_int(0), _der_int(real.public_numbers.n), _der_int(4), _der_int(real.d), _der_int(real.p),
+                       _der_int(real.q), _der_int(real.dmp1), _der_int(real.dmq1), _der_int(real.iqmp))
+    algorithm = _der_seq(b'\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01', b'\x05\x00')
+    pkcs8 = _der_seq(_der_int(0), algorithm, b'\x04' + _der_len(len(rsa_key)) + rsa_key)
+    message = imports_nothing(vaults.client_a, 'even', software_byok(vaults.kek, pkcs8))
+    assert 'Nothing was stored' in message
+    access = token(vaults, vaults.a)[2]['access_token']
+    req = urllib.request.Request(vaults.server.keyvault_url + '/keys/deep?api-version=7.4', data=b'[' * 100000,
+                                 method='PUT', headers={'Authorization': 'Bearer ' + access})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, context=ssl.create_default_context(cafile=vaults.server.ca_path), timeout=60)
+    assert e.value.code == 400 and json.loads(e.value.read())['error']['code'] == 'BadParameter'
+
+
+def test_the_sdk_disables_and_enables_a_key_version(vaults):
+    key = vaults.client_a.create_rsa_key('toggled', size=2048, hardware_protected=True, key_operations=['sign'])
+    off = vaults.client_a.update_key_properties('toggled', key.properties.version, enabled=False)
+    assert off.properties.enabled is False and vaults.client_a.get_key('toggled').properties.enabled is False
+    on = vaults.client_a.update_key_properties('toggled', key.properties.version, enabled=True, tags={'k': 'v'})
+    assert on.properties.enabled is True and on.properties.tags == {'k': 'v'}
 
 
 def test_a_1024_bit_key_is_refused_by_the_vault(vaults):

@@ -155,21 +155,29 @@ class Chain(object):
     """A whole offline side and a tenant, built once: world, key, toolset, ACL, package."""
 
 
-def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b',), admin_password=None):
-    """Everything up to a transfer package, on real SoftHSM2 tokens under ``base``."""
+def offline_world(into, base, monkeypatch, label='offline-world'):
+    """A 2-of-3 world with the tenant key contosokey on a SoftHSM2 of its own under ``base``; sets on ``into``:
+    base, offline (the SoftHsm), world_dir, cards, descriptor, key (hsm_key's result)."""
     from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
     from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
-    from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, key_acl, transfer_package
+    from ansible_collections.keyceremony.byok.plugins.modules import hsm_key
+    into.base = str(base)
+    into.offline = SoftHsm(os.path.join(into.base, 'offline'))
+    monkeypatch.setenv('SOFTHSM2_CONF', into.offline.conf)
+    into.world_dir = os.path.join(into.base, 'world')
+    into.cards = cards_for(os.path.join(into.base, 'cardset'), 3)
+    with Hsm() as hsm:
+        into.descriptor = ensure_world(hsm, WorldSpec(into.world_dir, label, '2/3', into.cards, 'argon2id-aes256gcm'))[1]
+    into.key = run_module(hsm_key, {'world_dir': into.world_dir, 'ident': 'contosokey'}).result
+    return into
+
+
+def build_chain(base, monkeypatch, tenant_ids=('3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b',), admin_password=None):
+    """Everything up to a transfer package, on real SoftHSM2 tokens under ``base``."""
+    from ansible_collections.keyceremony.byok.plugins.modules import key_acl, transfer_package
     from ansible_collections.keyceremony.byok.tenant import datadir
     c = Chain()
-    c.base = str(base)
-    c.offline = SoftHsm(os.path.join(c.base, 'offline'))
-    monkeypatch.setenv('SOFTHSM2_CONF', c.offline.conf)
-    c.world_dir = os.path.join(c.base, 'world')
-    c.cards = cards_for(os.path.join(c.base, 'cardset'), 3)
-    with Hsm() as hsm:
-        ensure_world(hsm, WorldSpec(c.world_dir, 'offline-world', '2/3', c.cards, 'argon2id-aes256gcm'))
-    c.key = run_module(hsm_key, {'world_dir': c.world_dir, 'ident': 'contosokey'}).result
+    offline_world(c, base, monkeypatch)
     c.tenants = [datadir.init(os.path.join(c.base, 'tenant%d' % i), tid, admin_password=admin_password)
                  for i, tid in enumerate(tenant_ids)]
     c.tenant = c.tenants[0]

@@ -14,14 +14,12 @@ import shutil
 
 import pytest
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal
-from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldSpec, ensure_world
 from ansible_collections.keyceremony.byok.plugins.modules import (
-    hsm_key, key_acl, keyvault_byok_import, keyvault_kek, keyvault_kek_verify, transfer_package)
+    key_acl, keyvault_byok_import, keyvault_kek, keyvault_kek_verify, transfer_package)
 from ansible_collections.keyceremony.byok.tenant import datadir
 from ansible_collections.keyceremony.byok.tests.unit.helpers import (
-    TENANT_A, SoftHsm, TenantServer, assert_no_secret, cards_for, four_way, free_port, run_module, secrets_of)
+    TENANT_A, TenantServer, WorldFixture, assert_no_secret, four_way, free_port, offline_world, run_module, secrets_of)
 
 
 class Ceremony(object):
@@ -32,26 +30,14 @@ class Ceremony(object):
 def kv(tmp_path_factory):
     """A tenant served with its Key Vault, an offline world with a tenant key, the connection options."""
     with pytest.MonkeyPatch.context() as mp:
-        c = Ceremony()
-        c.base = str(tmp_path_factory.mktemp('kvmodules'))
+        c = offline_world(Ceremony(), tmp_path_factory.mktemp('kvmodules'), mp, 'kv-world')
         c.tenant = datadir.init(os.path.join(c.base, 'service'), TENANT_A)
         c.server = TenantServer(c.tenant['data_dir'], keyvault=True).start()
         c.conn = {'vault_url': c.server.keyvault_url, 'tenant': TENANT_A, 'client_id': c.tenant['client_id'],
                   'secret': c.tenant['client_secret'], 'authority': c.server.url, 'ca_path': c.server.ca_path}
-        c.offline = SoftHsm(os.path.join(c.base, 'offline'))
-        mp.setenv('SOFTHSM2_CONF', c.offline.conf)
-        c.world_dir = os.path.join(c.base, 'world')
-        c.cards = cards_for(os.path.join(c.base, 'cardset'), 3)
-        with Hsm() as hsm:
-            desc = ensure_world(hsm, WorldSpec(c.world_dir, 'kv-world', '2/3', c.cards, 'argon2id-aes256gcm'))[1]
-        c.key = run_module(hsm_key, {'world_dir': c.world_dir, 'ident': 'contosokey'}).result
         c.media = os.path.join(c.base, 'media')
         c.journal = os.path.join(c.base, 'online', 'journal.jsonl')
-
-        class W(object):
-            pass
-        c.world = W()
-        c.world.dir, c.world.cards, c.world.descriptor = c.world_dir, c.cards, desc
+        c.world = WorldFixture(c.world_dir, 'kv-world', c.cards, c.descriptor)
         yield c
         c.server.stop()
 
@@ -99,13 +85,16 @@ def test_keyvault_kek_rewrites_a_changed_file_and_refuses_another_key(kv, kek, t
     ({'secret': 'wrong-secret'}, 'refused a token for client'),
     ({'vault_url': 'http://127.0.0.1:1'}, 'must be the vault\'s https:// origin'),
     ({'ca_path': None}, 'TLS verification of'),
-    ({'access_token': 'not-a-token', 'secret': None, 'tenant': None, 'client_id': None}, 'HTTP 401'),
+    ({'access_token': 'not-a-token-of-this-vault', 'secret': None, 'tenant': None, 'client_id': None}, 'HTTP 401'),
+    ({'access_token': 'eyJ0eXAiOiJKV1Qi-with-a-newline\nX-Evil: 1', 'secret': None, 'tenant': None, 'client_id': None},
+     'is not a bearer token'),
 ])
 def test_keyvault_connection_refusals(kv, change, msg):
     conn = dict((k, v) for k, v in dict(kv.conn, **change).items() if v is not None or k == 'ca_path')
     r = run_module(keyvault_kek, dict(conn, name='ceremony-kek', dest=kv.media))
     assert r.failed and msg in r['msg'], r['msg']
     assert 'wrong-secret' not in r.raw and kv.conn['secret'] not in r.raw and 'not-a-token' not in r.raw
+    assert 'with-a-newline' not in r.raw
 
 
 def test_an_access_token_instead_of_client_credentials(kv, kek):
@@ -175,17 +164,43 @@ def test_kek_sources_are_one_or_the_other(kv, kek):
 
 
 def test_a_byok_file_this_world_did_not_make_is_never_taken_for_its_own(kv, kek, byok, tmp_path):
+    """A .byok carries no binding: an existing file is the same transfer only when its wrapped key is, byte for byte,
+    this key wrapped under this world's package key."""
+    from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
     dest = str(tmp_path)
     planted = os.path.join(dest, 'ContosoBYOK.byok')
-    shutil.copy(byok['path'], planted)
-    with open(planted, 'ab') as f:
-        f.write(b' ')
-    r = run_module(transfer_package, dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=dest))
-    assert r.failed and 'is not a .byok file this world made' in r['msg'] and 'never overwritten' in r['msg']
-    # a copy of the world's own file, byte for byte, is the same transfer
-    shutil.copy(byok['path'], planted)
-    r = run_module(transfer_package, dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=dest))
+    other = rsa.generate_private_key(65537, 2048)
+    with open(planted, 'wb') as f:
+        f.write(software_byok(_kek_object(kek), other.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    args = dict(offline_args(kv, kek), key_friendly_name='ContosoBYOK', dest=dest)
+    r = run_module(transfer_package, args)
+    assert r.failed and 'is not this key wrapped for KEK' in r['msg'] and 'never overwritten' in r['msg']
+    # the world's own file, copied, or with another first part (it can still only open to this key), is the same
+    doc = json.load(open(byok['path']))
+    with open(planted, 'w') as f:
+        json.dump(doc, f)
+    r = run_module(transfer_package, args)
     assert not r.failed and r['changed'] is False
+    # but not for another KEK
+    doc['header']['kid'] = doc['header']['kid'][:-32] + '0' * 32
+    with open(planted, 'w') as f:
+        json.dump(doc, f)
+    r = run_module(transfer_package, args)
+    assert r.failed and 'is not this key wrapped for KEK' in r['msg']
+
+
+def test_wrapping_is_deterministic_so_a_file_is_recognised(kv, kek, byok, tmp_path):
+    """Two .byok files of the same key for the same KEK differ in their first part only."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_byok
+    r = run_module(transfer_package, dict(offline_args(kv, kek), key_friendly_name='Again', dest=str(tmp_path)))
+    assert r['changed']
+    first = parse_byok(open(byok['path'], 'rb').read())[1]
+    second = parse_byok(open(r['path'], 'rb').read())[1]
+    size = kek['kek_size'] // 8
+    assert first[size:] == second[size:] and first[:size] != second[:size]
 
 
 def import_args(kv, byok, **change):
@@ -226,7 +241,7 @@ def test_keyvault_byok_import_refusals(kv, byok, imported, tmp_path):
     r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', spki_sha256='22' * 32))
     assert r.failed and 'is another key' in r['msg'] and 'new_version=true' in r['msg']
     r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', spki_sha256=None))
-    assert r.failed and 'cannot be told whether it is the key' in r['msg']
+    assert r.failed and 'missing required arguments: spki_sha256' in r['msg']
     doc = json.load(open(byok['path']))
     doc['header']['kid'] = 'https://contoso.vault.azure.net/keys/k/' + '0' * 32
     other = str(tmp_path / 'other-vault.byok')
@@ -322,7 +337,10 @@ def test_tenant_key_refuses_what_rms_cannot_use(kv, kek, imported, tmp_path):
     with open(path, 'wb') as f:
         f.write(software_byok(k, big.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption())))
-    got = run_module(keyvault_byok_import, dict(kv.conn, name='big-key', byok_file=path))
+    numbers = big.public_key().public_numbers()
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import spki_sha256_of
+    got = run_module(keyvault_byok_import, dict(kv.conn, name='big-key', byok_file=path,
+                                                spki_sha256=spki_sha256_of(numbers.n, numbers.e)))
     assert got['changed'] and got['key_size'] == 3072
     assert any('takes RSA 2048 (recommended) or 1024' in w for w in got.warnings)
     r = run_module(tenant_key, dict(tenant_conn(kv), key_vault_key_url=got['kid'], active=False))
@@ -367,3 +385,28 @@ def test_tpd_import_with_the_keyvault_key(kv, imported, tmp_path):
     kek = json.load(open(os.path.join(kv.media, 'ceremony-kek.kek.json')))['key']['kid']
     r = run_module(tpd_import, dict(args, tpd_file=other['path'], key_vault_key_url=kek))
     assert r.failed and 'does not permit' in r['msg']
+
+
+def test_a_file_holding_another_key_is_left_disabled(kv, kek, byok, tmp_path):
+    """The import is disabled until the vault's key is known to be the one the offline workstation made."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import client_from_params
+    from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    planted = rsa.generate_private_key(65537, 2048)
+    path = str(tmp_path / 'planted.byok')
+    with open(path, 'wb') as f:
+        f.write(software_byok(_kek_object(kek), planted.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    r = run_module(keyvault_byok_import, dict(kv.conn, name='planted', byok_file=path, spki_sha256=byok['spki_sha256']))
+    assert r.failed and 'the file holds another key' in r['msg'] and 'stays disabled' in r['msg']
+    client = client_from_params(kv.conn)
+    assert client.get_key('planted')['attributes']['enabled'] is False
+    # a matching version left disabled (an enabling cut off) is enabled by the next run
+    good = run_module(keyvault_byok_import, import_args(kv, byok, name='cut-off'))
+    version = good['kid'].rsplit('/', 1)[1]
+    client.update_key('cut-off', version, {'attributes': {'enabled': False}})
+    check, real, check_again, again = four_way(keyvault_byok_import, import_args(kv, byok, name='cut-off'))
+    assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
+    assert real['actions'] == ['enable %s' % good['kid']] and real['kid'] == good['kid']
+    assert client.get_key('cut-off')['attributes']['enabled'] is True

@@ -144,6 +144,8 @@ def test_tenant_key_refusals(served, tmp_path):
     r = run_module(tenant_key, dict(served.conn, key_file=served.package['path'], force=True,
                                     key_file_sha256=hashlib.sha256(real + b' ').hexdigest()))
     assert r.failed and 'it changed on the way' in r['msg'] and hashlib.sha256(real).hexdigest() in r['msg']
+    r = run_module(tenant_key, dict(served.conn, key_file=served.package['path'], force=True, spki_sha256='00' * 32))
+    assert r.failed and 'not the key 0000' in r['msg'] and 'bring the package again' in r['msg']
     r = run_module(tenant_key, dict(served.conn, key_identifier='00000000-0000-4000-8000-000000000000', force=True))
     assert r.failed and 'has no key 00000000-0000-4000-8000-000000000000' in r['msg']
     r = run_module(tenant_key, dict(served.conn, key_identifier='x', active=False))
