@@ -20,6 +20,7 @@ import json
 import secrets
 from typing import List, Optional
 
+import anyio
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -300,6 +301,8 @@ def create_app(service, session_ttl=3600):
 
     # ------------------------------------------------------------ Azure AD, for the rehearsal's Key Vault
 
+    hashing = {'limiter': None}
+
     def known_tenant(tenant_id):
         if service.store.tenant(tenant_id) is None:
             return JSONResponse({'error': 'invalid_tenant', 'error_description': 'Tenant %r not found here.'
@@ -311,8 +314,16 @@ def create_app(service, session_ttl=3600):
         refused = known_tenant(tenant_id)
         if refused is not None:
             return refused
-        # one password hash: off the event loop, which serves both listeners
-        status, body = await run_in_threadpool(keyvault.issue_token, service.store, tenant_id, await request.body())
+        # one password hash (Argon2id, 19 MiB) per request, off the event loop that serves both listeners, at most
+        # two at a time; requests wait on the event loop, not in the thread pool, and past 16 waiting get a 429
+        if hashing['limiter'] is None:
+            hashing['limiter'] = anyio.CapacityLimiter(2)
+        if hashing['limiter'].statistics().tasks_waiting >= 16:
+            return JSONResponse({'error': 'temporarily_unavailable', 'error_description': 'Too many token requests at '
+                                 'once; retry in a second.'}, status_code=429, headers={'Retry-After': '1'})
+        body = await request.body()
+        status, body = await anyio.to_thread.run_sync(keyvault.issue_token, service.store, tenant_id, body,
+                                                      limiter=hashing['limiter'])
         return JSONResponse(body, status_code=status, headers={'Cache-Control': 'no-store'})
 
     @app.get('/{tenant_id}/v2.0/.well-known/openid-configuration', include_in_schema=False)

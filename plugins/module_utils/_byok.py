@@ -142,7 +142,7 @@ def parse_package(data):
     """Bytes -> package dict, refusing anything that is not a whole transfer package."""
     try:
         pkg = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise TransferPackageError('the file is not a complete transfer package (not valid JSON: truncated or '
                                    'damaged)')
     if not isinstance(pkg, dict):

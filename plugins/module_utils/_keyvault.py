@@ -46,10 +46,10 @@ KEK_OPS = ['import']
 RMS_KEY_OPS = ['decrypt', 'encrypt', 'sign', 'unwrapKey', 'verify', 'wrapKey']
 RMS_REQUIRED_OPS = ('decrypt', 'sign', 'unwrapKey', 'wrapKey')
 KEY_OPS = ('encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import', 'export')
-NAME_RE = re.compile(r'^[0-9A-Za-z-]{1,127}$')
-VERSION_RE = re.compile(r'^[0-9a-f]{32}$')
-TOKEN_RE = re.compile(r'^[A-Za-z0-9._~+/=-]{16,16384}$')
-KID_RE = re.compile(r'^(https://[^/?#\s]+)/keys/([0-9A-Za-z-]{1,127})(?:/([0-9a-f]{32}))?$')
+NAME_RE = re.compile(r'^[0-9A-Za-z-]{1,127}\Z')
+VERSION_RE = re.compile(r'^[0-9a-f]{32}\Z')
+TOKEN_RE = re.compile(r'^[A-Za-z0-9._~+/=-]{16,16384}\Z')
+KID_RE = re.compile(r'^(https://[^/?#\s]+)/keys/([0-9A-Za-z-]{1,127})(?:/([0-9a-f]{32}))?\Z')
 
 
 class KeyVaultFormatError(ByokError):
@@ -70,7 +70,7 @@ def b64url(data):
 
 
 def unb64url(text, what):
-    if not isinstance(text, str) or not re.match(r'^[A-Za-z0-9_-]*={0,2}$', text):
+    if not isinstance(text, str) or not re.match(r'^[A-Za-z0-9_-]*={0,2}\Z', text):
         raise KeyVaultFormatError('%s is not base64url' % what)
     try:
         return base64.urlsafe_b64decode((text.rstrip('=') + '=' * (-len(text.rstrip('=')) % 4)).encode('ascii'))
@@ -130,8 +130,8 @@ def rsa_numbers(jwk, what='the key'):
         raise KeyVaultFormatError('%s has no RSA public key (n and e)' % what)
     n = int.from_bytes(unb64url(jwk['n'], '%s n' % what), 'big')
     e = int.from_bytes(unb64url(jwk['e'], '%s e' % what), 'big')
-    if n < 2 ** 512 or e < 3:
-        raise KeyVaultFormatError('%s has no usable RSA public key' % what)
+    if n < 2 ** 512 or e < 3 or n % 2 == 0 or e % 2 == 0:
+        raise KeyVaultFormatError('%s has no usable RSA public key (its modulus or exponent is too small or even)' % what)
     return n, e
 
 

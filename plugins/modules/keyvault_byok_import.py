@@ -22,9 +22,11 @@ description:
   - Idempotent by key. A key named O(name) whose current version has the public key O(spki_sha256) gives
     C(changed=false) (a disabled one is enabled). Another key under that name is a failure unless
     O(new_version=true), which imports the file as a new version.
-  - The file is imported disabled, and enabled (C(PATCH <vault>/keys/<name>/<version>)) only once the key Key Vault
-    made is known to have the fingerprint O(spki_sha256). A file holding another key leaves a disabled version and
-    fails. The application therefore needs C(keys/update) besides C(keys/import) and C(keys/get).
+  - The file is imported disabled (tagged C(keyceremony-byok)), and enabled (C(PATCH <vault>/keys/<name>/<version>),
+    which also sets the O(tags)) only once the key Key Vault made is known to have the fingerprint O(spki_sha256). A
+    file holding another key leaves a disabled version and fails. A run cut off between the two is finished by the
+    next one; a matching version disabled by anyone else is left alone and fails. The application therefore needs
+    C(keys/update) besides C(keys/import) and C(keys/get).
   - Returns RV(aip_command), the exact C(Use-AipServiceKeyVaultKey) line for the RMS step, and warns when the key is
     not the 2048 bits Azure Information Protection takes.
   - Check mode reads the file and the vault and says what would happen, uploading nothing.
@@ -81,7 +83,7 @@ options:
     default: false
 notes:
   - The RMS step is C(Use-AipServiceKeyVaultKey -KeyVaultKeyUrl <kid>) then
-    C(Set-AipServiceKeyProperties -KeyIdentifier <kid> -Active $true) (irreversible), run in the AIPService PowerShell
+    C(Set-AipServiceKeyProperties -KeyIdentifier <its KeyIdentifier> -Active $true) (irreversible), run in the AIPService PowerShell
     module; against the rehearsal tenant M(keyceremony.byok.tenant_key) with O(keyceremony.byok.tenant_key#module:key_vault_key_url)
     does both. The RMS service must also be granted C(get), C(decrypt) and C(sign) on the key (its service principal).
 seealso:
@@ -160,6 +162,11 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEYVAULT_ARGS, KEYVAULT_RULES, new_module, read_carried_file, run, spec)
 
 
+# The tag a version carries between its import (disabled) and the check that enables it.
+PENDING_TAG = 'keyceremony-byok'
+PENDING = 'imported-disabled-until-its-fingerprint-is-checked'
+
+
 def aip_command(kid):
     return 'Use-AipServiceKeyVaultKey -KeyVaultKeyUrl "%s"' % kid
 
@@ -191,8 +198,12 @@ def work(module):
         if got['spki_sha256'] == want:
             if got['enabled'] is not False:
                 return _result(got, kek_kid, [], warnings)
-            # an import whose check passed but whose enabling was cut off, or a version disabled since
-            return _enabled(module, client, name, got, kek_kid, ['enable %s' % got['kid']], warnings)
+            if (current.get('tags') or {}).get(PENDING_TAG) != PENDING:
+                raise ByokError('the vault\'s key %s (%s) is this key but disabled, and not by this module: it is left as it '
+                                'is. Enable it yourself if that is intended (az keyvault key set-attributes --enabled '
+                                'true)' % (name, got['kid']))
+            # an import whose check passed but whose enabling was cut off
+            return _enabled(module, client, name, got, kek_kid, ['enable %s' % got['kid']], warnings, p['tags'])
         if not p['new_version']:
             raise ByokError('the vault\'s key %s is another key (%s, fingerprint %s, not %s); it is not replaced: choose '
                             'another name, or set new_version=true to import the file as its new version'
@@ -202,25 +213,31 @@ def work(module):
     if module.check_mode:
         return {'changed': True, 'kid': None, 'spki_sha256': want, 'key_size': None, 'key_ops': sorted(p['key_ops']),
                 'kek_kid': kek_kid, 'aip_command': None, 'actions': actions}
-    # imported disabled, and enabled only once it is known to be the key the offline workstation packaged
+    # imported disabled (and tagged so), enabled only once it is known to be the key the offline workstation packaged
     bundle = client.import_key(name, {
         'key': {'kty': 'RSA-HSM', 'key_ops': sorted(set(p['key_ops'])), 'key_hsm': _keyvault.b64url(data)},
-        'attributes': {'enabled': False}, 'tags': dict((k, str(v)) for k, v in p['tags'].items())})
+        'attributes': {'enabled': False}, 'tags': dict(_tags(p['tags']), **{PENDING_TAG: PENDING})})
     got = _keyvault.describe_bundle(bundle)
     if got['spki_sha256'] != want:
         raise ByokError('Key Vault imported %s as %s with fingerprint %s, not the expected %s: the file holds another key '
-                        'than the one the offline workstation packaged. That version was imported disabled and stays '
-                        'disabled; delete it (az keyvault key delete) and investigate'
+                        'than the one the offline workstation packaged. That version was imported disabled: leave it '
+                        'disabled (deleting the key would delete its other versions too), investigate, and import the '
+                        'right file as a new version (new_version=true) or under another name'
                         % (p['byok_file'], got['kid'], got['spki_sha256'], want))
-    return _enabled(module, client, name, got, kek_kid, actions, warnings)
+    return _enabled(module, client, name, got, kek_kid, actions, warnings, p['tags'])
 
 
-def _enabled(module, client, name, got, kek_kid, actions, warnings):
+def _tags(tags):
+    return dict((k, str(v)) for k, v in tags.items())
+
+
+def _enabled(module, client, name, got, kek_kid, actions, warnings, tags):
+    """Enable a version this module imported disabled, and drop its pending tag."""
     if module.check_mode:
         return _result(got, kek_kid, actions, warnings)
     version = _keyvault.parse_kid(got['kid'])[2]
-    return _result(_keyvault.describe_bundle(client.update_key(name, version, {'attributes': {'enabled': True}})),
-                   kek_kid, actions, warnings)
+    bundle = client.update_key(name, version, {'attributes': {'enabled': True}, 'tags': _tags(tags)})
+    return _result(_keyvault.describe_bundle(bundle), kek_kid, actions, warnings)
 
 
 def main():

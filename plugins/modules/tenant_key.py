@@ -202,6 +202,7 @@ def main():
                              spki_sha256={'type': 'str', 'no_log': False},
                              active={'type': 'bool', 'default': True}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('key_file', 'key_identifier', 'key_vault_key_url')],
+                        required_by={'spki_sha256': 'key_file', 'key_file_sha256': 'key_file'},
                         required_one_of=[('key_file', 'key_identifier', 'key_vault_key_url')],
                         needs_hsm=False)
     run(module, work, journal_as='tenant_key', journal_fields=('key', 'spki_sha256', 'actions'))

@@ -160,3 +160,17 @@ def test_the_client_needs_credentials():
     with pytest.raises(_keyvault.KeyVaultError) as e:
         _keyvault.KeyVaultClient('https://v.vault.azure.net', tenant='t', client_id='c')
     assert 'give either access_token' in str(e.value)
+
+
+def test_an_even_exponent_is_refused_not_crashed(kek_key):
+    with pytest.raises(_keyvault.KekCheckError) as e:
+        _keyvault.check_kek(bundle(kek_key, e=_keyvault.uint_b64url(4)), pin(kek_key))
+    assert e.value.checks == ['RSA public key'] and 'too small or even' in str(e.value)
+
+
+def test_a_trailing_newline_is_not_a_key_identifier():
+    with pytest.raises(_keyvault.KeyVaultFormatError):
+        _keyvault.parse_kid(KID + '\n')
+    with pytest.raises(_keyvault.KeyVaultError):
+        _keyvault.bearer_token('a' * 20 + '\nX-Injected: 1', 'given')
+    assert _keyvault.bearer_token(' ' + 'a' * 20 + '\n', 'given') == 'a' * 20

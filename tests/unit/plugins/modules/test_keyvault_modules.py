@@ -398,14 +398,21 @@ def test_a_file_holding_another_key_is_left_disabled(kv, kek, byok, tmp_path):
         f.write(software_byok(_kek_object(kek), planted.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
     r = run_module(keyvault_byok_import, dict(kv.conn, name='planted', byok_file=path, spki_sha256=byok['spki_sha256']))
-    assert r.failed and 'the file holds another key' in r['msg'] and 'stays disabled' in r['msg']
+    assert r.failed and 'the file holds another key' in r['msg'] and 'leave it disabled' in r['msg']
     client = client_from_params(kv.conn)
     assert client.get_key('planted')['attributes']['enabled'] is False
-    # a matching version left disabled (an enabling cut off) is enabled by the next run
+    assert client.get_key('planted')['tags'] == {keyvault_byok_import.PENDING_TAG: keyvault_byok_import.PENDING}
+    # a matching version disabled by someone else is left alone
     good = run_module(keyvault_byok_import, import_args(kv, byok, name='cut-off'))
+    assert 'tags' not in client.get_key('cut-off')
     version = good['kid'].rsplit('/', 1)[1]
     client.update_key('cut-off', version, {'attributes': {'enabled': False}})
+    r = run_module(keyvault_byok_import, import_args(kv, byok, name='cut-off'))
+    assert r.failed and 'disabled, and not by this module' in r['msg']
+    assert client.get_key('cut-off')['attributes']['enabled'] is False
+    # one this module left disabled (an enabling cut off) is enabled by the next run
+    client.update_key('cut-off', version, {'tags': {keyvault_byok_import.PENDING_TAG: keyvault_byok_import.PENDING}})
     check, real, check_again, again = four_way(keyvault_byok_import, import_args(kv, byok, name='cut-off'))
     assert [x['changed'] for x in (check, real, check_again, again)] == [True, True, False, False]
     assert real['actions'] == ['enable %s' % good['kid']] and real['kid'] == good['kid']
-    assert client.get_key('cut-off')['attributes']['enabled'] is True
+    assert client.get_key('cut-off')['attributes']['enabled'] is True and 'tags' not in client.get_key('cut-off')
