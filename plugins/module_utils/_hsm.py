@@ -10,6 +10,8 @@ message: PyKCS11's errors carry only the return code, and this file adds only la
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ctypes
+import ctypes.util
 import os
 import traceback
 from contextlib import contextmanager
@@ -87,6 +89,28 @@ _CKR_ADVICE = {
 }
 
 
+_LIBCRYPTO = {}
+
+
+def clear_openssl_errors():
+    """Empty this thread's OpenSSL error queue.
+
+    SoftHSM2's OpenSSL backend leaves errors there (its C_Initialize looks for engines that
+    OpenSSL 3 does not have: "could not load the shared library", NO_SUCH_ENGINE). Python's ssl
+    module uses the same libcrypto, and a later TLS read in the same thread that meets a closed
+    connection then raises the stale error instead of seeing the end of the stream. Nothing here
+    reads the queue, so emptying it loses nothing.
+    """
+    if 'lib' not in _LIBCRYPTO:
+        try:
+            name = ctypes.util.find_library('crypto')
+            _LIBCRYPTO['lib'] = ctypes.CDLL(name) if name else None
+        except OSError:
+            _LIBCRYPTO['lib'] = None
+    if _LIBCRYPTO['lib'] is not None:
+        _LIBCRYPTO['lib'].ERR_clear_error()
+
+
 def ckr_name(value):
     """The CKR_* name of a PyKCS11 return code (or a hex code when unknown)."""
     if HAS_PYKCS11 and value in PyKCS11.CKR:
@@ -108,6 +132,8 @@ def pkcs11_errors(action):
         yield
     except PyKCS11.PyKCS11Error as e:
         raise hsm_error(e, action)
+    finally:
+        clear_openssl_errors()
 
 
 def resolve_pkcs11_module(path=None):
@@ -201,16 +227,19 @@ class Hsm(object):
         try:
             lib.load(self.module_path)
         except PyKCS11.PyKCS11Error as e:
+            clear_openssl_errors()
             if e.value == -1:
                 raise HsmError('cannot load PKCS#11 library %s: it is not a PKCS#11 library for this '
                                'platform or a library it needs is missing' % self.module_path)
             raise hsm_error(e, 'initialising PKCS#11 library %s' % self.module_path)
+        clear_openssl_errors()
         self.lib = lib
         Hsm._open[self.module_path] = (conf, (opened[1] if opened else 0) + 1)
 
     def close(self):
         if self.lib is not None:
             self.lib.unload()
+            clear_openssl_errors()
             self.lib = None
             conf, count = Hsm._open[self.module_path]
             if count > 1:

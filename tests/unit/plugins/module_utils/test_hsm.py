@@ -143,3 +143,20 @@ def test_bad_token_labels(label):
 def test_every_advice_names_a_real_return_code():
     import PyKCS11
     assert all(name in PyKCS11.CKR.values() for name in _hsm._CKR_ADVICE)
+
+
+def test_softhsm_leaves_no_openssl_error_for_the_next_tls_read(softhsm):
+    """SoftHSM2 leaves errors on OpenSSL's per-thread queue, which Python's ssl shares: a later TLS read in the same
+    thread that meets a closed connection raised the stale NO_SUCH_ENGINE. Hsm empties the queue after each call."""
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library('crypto')
+    if not name:
+        pytest.skip('no libcrypto to look at')
+    crypto = ctypes.CDLL(name)
+    crypto.ERR_peek_error.restype = ctypes.c_ulong
+    with Hsm() as hsm:
+        assert crypto.ERR_peek_error() == 0
+        hsm.tokens()
+        assert crypto.ERR_peek_error() == 0
+    assert crypto.ERR_peek_error() == 0
