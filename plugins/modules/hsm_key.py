@@ -168,7 +168,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
     KeyRecord, check_key_names, check_key_spec, describe_key, export_risks, generate_rsa, key_name, make_record)
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec)
-from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
 
 
 def _compare(existing, p, name, token_label):
@@ -188,10 +188,14 @@ def work(module):
     check_key_names(p['app_name'], p['ident'])
     warnings = check_key_spec(p['type'], p['size'], p['public_exponent'], p['protect'])
     name = key_name(p['app_name'], p['ident'])
-    with Hsm(p['pkcs11_module']) as hsm:
-        ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
-        record = KeyRecord(ctx.world.dir, name)
-        with ctx.world.changing(module.check_mode):
+    # the lock is taken before the library is loaded: loading and listing the tokens read the token's files, which
+    # another run may be writing
+    world = World(p['world_dir'])
+    world.descriptor()
+    with world.changing(module.check_mode):
+        with Hsm(p['pkcs11_module']) as hsm:
+            ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
+            record = KeyRecord(ctx.world.dir, name)
             with ctx.user_session(rw=True) as session:
                 existing = describe_key(session, name)
                 if existing is not None:

@@ -146,7 +146,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     ADMIN_CARDS_ARG, KEK_SOURCE_ARGS, KEK_SOURCE_RULES, KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec,
     verified_kek)
-from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext, recover_so_pin
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext, recover_so_pin
 
 
 def work(module):
@@ -154,9 +154,12 @@ def work(module):
     check_key_names(p['app_name'], p['ident'])
     kek = verified_kek(p)
     so_pin = recover_so_pin(p['world_dir'], p['admin_cards'])
-    with Hsm(p['pkcs11_module']) as hsm:
-        ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
-        with ctx.world.changing(module.check_mode):
+    # the lock is taken before the library is loaded: loading and listing the tokens read the token's files
+    world = World(p['world_dir'])
+    world.descriptor()
+    with world.changing(module.check_mode):
+        with Hsm(p['pkcs11_module']) as hsm:
+            ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
             with ctx.user_session() as session:
                 names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
             if todo and not module.check_mode:
