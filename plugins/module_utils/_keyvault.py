@@ -30,7 +30,9 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
+from ansible_collections.keyceremony.byok.plugins.module_utils._byok import b64url
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._kek import group_hash as group
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
 
 SCHEMA_VERSION = '1.0.0'
@@ -47,7 +49,6 @@ RMS_KEY_OPS = ['decrypt', 'encrypt', 'sign', 'unwrapKey', 'verify', 'wrapKey']
 RMS_REQUIRED_OPS = ('decrypt', 'sign', 'unwrapKey', 'wrapKey')
 KEY_OPS = ('encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import', 'export')
 NAME_RE = re.compile(r'^[0-9A-Za-z-]{1,127}\Z')
-VERSION_RE = re.compile(r'^[0-9a-f]{32}\Z')
 TOKEN_RE = re.compile(r'^[A-Za-z0-9._~+/=-]{16,16384}\Z')
 KID_RE = re.compile(r'^(https://[^/?#\s]+)/keys/([0-9A-Za-z-]{1,127})(?:/([0-9a-f]{32}))?\Z')
 
@@ -63,10 +64,6 @@ class KekCheckError(ByokError):
         super(KekCheckError, self).__init__('the Key Vault KEK is refused: %s' % '; '.join(
             'check "%s" failed: %s' % item for item in failed))
         self.checks = [name for name, _why in failed]
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
 
 
 def unb64url(text, what):
@@ -204,10 +201,6 @@ def read_kek_file(path, pinned):
         raise KeyVaultFormatError('kek_file %s is not JSON (the output of az keyvault key show, or the KEK file '
                                   'keyvault_kek wrote)' % path)
     return check_kek(doc, pinned)
-
-
-def group(hex_digest):
-    return ' '.join(hex_digest[i:i + 8] for i in range(0, len(hex_digest), 8))
 
 
 # ---------------------------------------------------------------- the .byok file
