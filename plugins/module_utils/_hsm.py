@@ -102,13 +102,37 @@ def clear_openssl_errors():
     reads the queue, so emptying it loses nothing.
     """
     if 'lib' not in _LIBCRYPTO:
-        try:
-            name = ctypes.util.find_library('crypto')
-            _LIBCRYPTO['lib'] = ctypes.CDLL(name) if name else None
-        except OSError:
-            _LIBCRYPTO['lib'] = None
+        _LIBCRYPTO['lib'] = _libcrypto()
     if _LIBCRYPTO['lib'] is not None:
-        _LIBCRYPTO['lib'].ERR_clear_error()
+        try:
+            _LIBCRYPTO['lib'].ERR_clear_error()
+        except (AttributeError, OSError):
+            _LIBCRYPTO['lib'] = None
+
+
+def _libcrypto():
+    """The libcrypto Python's ssl links (its error queue is the one that matters), else the system's; None when
+    neither can be had. Never raises: clearing is a courtesy to later TLS, not a step of the ceremony."""
+    candidates = []
+    try:
+        import _ssl
+        candidates.append(_ssl.__file__)
+    except (ImportError, AttributeError):
+        pass
+    try:
+        candidates.append(ctypes.util.find_library('crypto'))
+    except (OSError, RuntimeError):
+        pass
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            lib.ERR_clear_error.restype = None
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
 def ckr_name(value):

@@ -84,6 +84,10 @@ def run_module(module, args, check_mode=False, diff=False):
         args['_ansible_diff'] = True
     out = io.StringIO()
     code = 0
+    # Ansible keeps a module's warnings in a process-wide list: a run in this process must not report an earlier one's
+    from ansible.module_utils.common import warnings as module_warnings
+    module_warnings._global_warnings.clear()
+    module_warnings._global_deprecations.clear()
     with patch_module_args(args), redirect_stdout(out):
         try:
             module.main()
