@@ -14,10 +14,12 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import public_key_info
-from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
+    public_key_info, spki_der_from_pem, verify_pss_sha256)
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError, HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import read_json, write_private_json
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import attribute_template, constant, mechanism
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (
+    SO, USER, attribute_template, constant, mechanism, pss_sha256)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import utcnow
 
 KEY_RECORD_FORMAT = 'keyceremony.byok/key/1'
@@ -54,8 +56,18 @@ REQUIRED_PRIVATE = {
     'local': True,
     'private': True,
     'modifiable': False,
+    'copyable': False,
     'destroyable': False,
 }
+
+# What a key must show to be adopted as the tenant key without ``adopt_imported``: born in this
+# HSM, never readable, and exportable (if at all) only under a key the security officer trusted.
+PROVENANCE = (
+    ('local', True, 'it was not generated inside this HSM (CKA_LOCAL is false: it was imported or unwrapped, so '
+                    'someone outside the HSM may know it)'),
+    ('always_sensitive', True, 'it was readable at some time (CKA_ALWAYS_SENSITIVE is false)'),
+    ('sensitive', True, 'its private parts can be read (CKA_SENSITIVE is false)'),
+)
 
 
 def key_name(app_name, ident):
@@ -139,36 +151,48 @@ def list_key_labels(session):
     return sorted(labels)
 
 
-def export_risks(desc):
-    """Ways an existing (adopted) key could leave the HSM other than under a trusted key."""
+def provenance_problems(desc):
+    """Why a key cannot be trusted as one the HSM generated and never let out; empty when it can."""
     a = desc['attributes']
-    risks = []
-    if not a['sensitive']:
-        risks.append('it is not sensitive (its private parts can be read)')
+    problems = [why for name, want, why in PROVENANCE if a[name] is not want]
     if a['extractable'] and not a['wrap_with_trusted']:
-        risks.append('it can be wrapped under any key, not only a trusted one')
-    return risks
+        problems.append('it can be wrapped under any key, not only a trusted one (CKA_EXTRACTABLE without '
+                        'CKA_WRAP_WITH_TRUSTED)')
+    return problems
+
+
+def merged(*lists):
+    """Template pairs, a later pair replacing an earlier one of the same attribute (order kept)."""
+    out = {}
+    for pairs in lists:
+        for name, value in pairs:
+            out.pop(name, None)
+            out[name] = value
+    return list(out.items())
 
 
 def generate_rsa_pair(session, label, size, public_exponent, private_pairs, public_pairs, action=None):
     """Generate an RSA pair inside the HSM with the given usage attributes; returns describe_key()."""
     common = [('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True), ('CKA_LABEL', label),
               ('CKA_ID', label.encode('ascii'))]
-    public_template = attribute_template([('CKA_CLASS', constant('CKO_PUBLIC_KEY'))] + common + [
+    public_template = attribute_template(merged([('CKA_CLASS', constant('CKO_PUBLIC_KEY'))] + common + [
         ('CKA_PRIVATE', False), ('CKA_MODULUS_BITS', size), ('CKA_PUBLIC_EXPONENT', tuple(_int_to_bytes(public_exponent))),
-        ('CKA_MODIFIABLE', False)] + list(public_pairs))
-    private_template = attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY'))] + common + [
-        ('CKA_PRIVATE', True), ('CKA_SENSITIVE', True)] + list(private_pairs))
+        ('CKA_MODIFIABLE', False)], public_pairs))
+    private_template = attribute_template(merged([('CKA_CLASS', constant('CKO_PRIVATE_KEY'))] + common + [
+        ('CKA_PRIVATE', True), ('CKA_SENSITIVE', True)], private_pairs))
     session.call(action or 'generating RSA %d key %r' % (size, label), session.raw.generateKeyPair,
                  public_template, private_template, mecha=mechanism('CKM_RSA_PKCS_KEY_PAIR_GEN'))
     return describe_key(session, label)
 
 
-# The tenant key: sign and decrypt, exportable only under a trusted key, never changed or deleted.
+# The tenant key: sign and decrypt, exportable only under a trusted key, never changed, copied or deleted
+# (a C_CopyObject duplicate could not be destroyed either, and its label would then block every step). Its public
+# half is private too, so that no session without login can see or touch it, and it cannot be destroyed.
 TENANT_KEY_PRIVATE = [('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', True), ('CKA_SIGN', True),
-                      ('CKA_DECRYPT', True), ('CKA_UNWRAP', False), ('CKA_DERIVE', False), ('CKA_COPYABLE', True),
+                      ('CKA_DECRYPT', True), ('CKA_UNWRAP', False), ('CKA_DERIVE', False), ('CKA_COPYABLE', False),
                       ('CKA_MODIFIABLE', False), ('CKA_DESTROYABLE', False)]
-TENANT_KEY_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', True), ('CKA_WRAP', False)]
+TENANT_KEY_PUBLIC = [('CKA_VERIFY', True), ('CKA_ENCRYPT', True), ('CKA_WRAP', False), ('CKA_PRIVATE', True),
+                     ('CKA_COPYABLE', False), ('CKA_DESTROYABLE', False)]
 
 
 def generate_rsa(session, label, size, public_exponent):
@@ -269,7 +293,7 @@ def _aes_template(label, token, wrap, unwrap, extractable):
             ('CKA_WRAP', wrap), ('CKA_UNWRAP', unwrap), ('CKA_ENCRYPT', False), ('CKA_DECRYPT', False),
             ('CKA_SIGN', False), ('CKA_VERIFY', False), ('CKA_DERIVE', False), ('CKA_SENSITIVE', True),
             ('CKA_EXTRACTABLE', extractable), ('CKA_WRAP_WITH_TRUSTED', extractable)] + (
-        [('CKA_MODIFIABLE', False)] if token else [])
+        [('CKA_MODIFIABLE', False), ('CKA_COPYABLE', False), ('CKA_DESTROYABLE', False)] if token else [])
 
 
 def _kek_template(label, kid, modulus, exponent):
@@ -277,7 +301,8 @@ def _kek_template(label, kid, modulus, exponent):
             ('CKA_PRIVATE', False), ('CKA_LABEL', label), ('CKA_ID', kid.encode('ascii')),
             ('CKA_MODULUS', _int_to_bytes(modulus)), ('CKA_PUBLIC_EXPONENT', _int_to_bytes(exponent)),
             ('CKA_TRUSTED', True), ('CKA_WRAP', True), ('CKA_ENCRYPT', False), ('CKA_VERIFY', False),
-            ('CKA_VERIFY_RECOVER', False), ('CKA_DERIVE', False), ('CKA_MODIFIABLE', False)]
+            ('CKA_VERIFY_RECOVER', False), ('CKA_DERIVE', False), ('CKA_MODIFIABLE', False), ('CKA_COPYABLE', False),
+            ('CKA_DESTROYABLE', False)]
 
 
 def check_copy(desc, original, name):
@@ -337,31 +362,93 @@ def acl_state(session, app_name, ident, kek):
     return names, original, todo, state
 
 
-def modify_acls(ctx, so_pin, names, kek, todo_state):
-    """Make what acl_state() found missing, in one session: first as SO, then as user.
+def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False):
+    """Make what acl_state() found missing and prove the copy, in one session: first as SO, then as user.
 
     The copy is made by wrapping the key under an AES key that the SO marks trusted and that
     lives only in this session (it can wrap and unwrap), then unwrapping it with the reduced
     attributes. The session key vanishes when the session closes, on every path, so the user
     PIN alone never has a trusted key that can unwrap.
+
+    A copy found on the token is never trusted for its label and public half alone: anyone with
+    the user PIN can create a private key object with the key's modulus and any other private
+    exponent. prove_copy() checks its private half under the quorum, every time. In check mode
+    nothing is made on the token; a copy that exists is still proved (with session objects only).
     """
     copy_session_label = 'xfercopy-session'
-    with ctx.so_session(so_pin) as s:
+    user_pin, who = ctx.world.user_pin(), "the world's module credential"
+
+    def session_key(s):
+        return s.find(attribute_template([('CKA_LABEL', copy_session_label), ('CKA_TOKEN', False)]))[0]
+
+    def make_trusted_objects(s):
         if todo_state['kek'] is None:
             s.create('importing KEK %s as trusted' % kek['kek_kid'],
                      _kek_template(names['kek'], kek['kek_kid'], kek['kek_modulus'], kek['kek_public_exponent']))
         if todo_state['package_key'] is None:
             s.generate_key('creating the package key %s' % names['package_key'],
                            _aes_template(names['package_key'], token=True, wrap=True, unwrap=False, extractable=True))
-        if todo_state['copy'] is None:
-            s.generate_key('creating the session key for the copy',
-                           _aes_template(copy_session_label, token=False, wrap=True, unwrap=True, extractable=False))
-            s.login('user', ctx.world.user_pin(), "the world's module credential")
-            copy_key = s.find(attribute_template([('CKA_LABEL', copy_session_label), ('CKA_TOKEN', False)]))[0]
-            original = s.find_one(names['key'], 'CKO_PRIVATE_KEY')
-            wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, original,
-                             mechanism('CKM_AES_KEY_WRAP_PAD'))
-            s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
-                     _copy_template(names['copy']), mechanism('CKM_AES_KEY_WRAP_PAD'))
-            copy = describe_key(s, names['copy'])
-            check_copy(copy, describe_key(s, names['key']), names['key'])
+
+    with ctx.so_session(so_pin) as s:
+        s.generate_key('creating the session key for the copy',
+                       _aes_template(copy_session_label, token=False, wrap=True, unwrap=True, extractable=False))
+        if todo_state['copy'] is not None:
+            # a copy found on the token is proved before anything is made for it
+            s.login(USER, user_pin, who)
+            prove_copy(s, session_key(s), names, original)
+            if not check_mode and (todo_state['kek'] is None or todo_state['package_key'] is None):
+                s.login(SO, so_pin, 'the security officer PIN rebuilt from the admin cards')
+                make_trusted_objects(s)
+            return
+        if check_mode:
+            return
+        make_trusted_objects(s)
+        s.login(USER, user_pin, who)
+        copy_key = session_key(s)
+        key = s.find_one(names['key'], 'CKO_PRIVATE_KEY')
+        wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, key,
+                         mechanism('CKM_AES_KEY_WRAP_PAD'))
+        s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
+                 _copy_template(names['copy']), mechanism('CKM_AES_KEY_WRAP_PAD'))
+        check_copy(describe_key(s, names['copy']), describe_key(s, names['key']), names['key'])
+        prove_copy(s, copy_key, names, original)
+
+
+def _probe_template():
+    """A session object that may sign and nothing else: what prove_copy() unwraps the copy as."""
+    return [('CKA_CLASS', constant('CKO_PRIVATE_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', False),
+            ('CKA_PRIVATE', True), ('CKA_SENSITIVE', True), ('CKA_EXTRACTABLE', False), ('CKA_SIGN', True),
+            ('CKA_DECRYPT', False), ('CKA_UNWRAP', False), ('CKA_DERIVE', False)]
+
+
+def prove_copy(session, session_key, names, original):
+    """The transfer copy's private half is the key's: it signs a fresh challenge that the key's public half verifies.
+
+    The copy (sign=false) is wrapped under the trusted session key and unwrapped as a session object that may sign;
+    the object is destroyed on every path. Raises HsmKeyError naming the copy when it is not the key.
+    """
+    copy = session.find_one(names['copy'], 'CKO_PRIVATE_KEY')
+    try:
+        wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy,
+                               mechanism('CKM_AES_KEY_WRAP_PAD'))
+        probe = session.unwrap('opening the transfer copy %s to prove it' % names['copy'], session_key, wrapped,
+                               _probe_template(), mechanism('CKM_AES_KEY_WRAP_PAD'))
+    except HsmError as e:
+        raise HsmKeyError('the transfer copy %s cannot be wrapped and opened as a whole RSA private key (%s), as a copy '
+                          'of %s can: it fails the pairwise-consistency test, someone with the user PIN planted it. Do '
+                          'not package it; investigate, then make the world anew from a trusted backup'
+                          % (names['copy'], e.ckr, names['key']))
+    try:
+        challenge = os.urandom(32)
+        try:
+            signature = session.sign('proving the transfer copy %s' % names['copy'], probe, challenge, pss_sha256())
+        except HsmError as e:
+            signature, reason = None, e.ckr
+        spki = spki_der_from_pem(original['public_key_pem'])
+        if signature is None or not verify_pss_sha256(spki, signature, challenge):
+            raise HsmKeyError('the transfer copy %s has the public key of %s but its private half is not that key\'s '
+                              '(it fails the pairwise-consistency test%s): someone with the user PIN planted it. Do '
+                              'not package it; investigate, then make the world anew from a trusted backup'
+                              % (names['copy'], names['key'], '' if signature is not None else ': ' + reason))
+    finally:
+        session.destroy('removing the proved copy', probe)

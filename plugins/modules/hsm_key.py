@@ -22,9 +22,15 @@ description:
     asked.
   - Writes the key record C(key_<app_name>_<ident>) in O(world_dir) (mode C(0600)) with the public key and its
     fingerprint.
+  - The private key is neither copyable nor destroyable; its public half is private (seen only after login) and not
+    destroyable, so a session without a PIN can neither see nor delete any part of it.
   - Idempotent. A key with the same name and the same type, size and exponent is reported with C(changed=false);
-    this is also how an existing key (for example an AD RMS C(mscapi) key) is adopted, writing its key record if it
-    has none. The same name with other parameters is an error. A key is never replaced or deleted.
+    this is also how an existing key (for example an AD RMS C(mscapi) key in the same HSM) is adopted, writing its
+    key record if it has none. The same name with other parameters is an error. A key is never replaced or deleted.
+  - An existing key is adopted only when the HSM shows it was generated there and never readable
+    (C(CKA_LOCAL), C(CKA_ALWAYS_SENSITIVE), C(CKA_SENSITIVE)) and that it can leave only wrapped under a trusted key
+    (not C(CKA_EXTRACTABLE) without C(CKA_WRAP_WITH_TRUSTED)). Anyone with the user PIN can import a key they know
+    and label it as the tenant key; such a key is refused, each failed condition named, unless O(adopt_imported=true).
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -74,6 +80,14 @@ options:
         operator card set. Any other value (for example C(ocs)) fails.
     type: str
     default: module
+  adopt_imported:
+    description:
+      - Adopt an existing key even though the HSM does not show it was generated inside it and never readable (for
+        example an AD RMS key imported into this HSM for the migration). The module then warns, returns the reasons
+        in RV(imported), and journals them. Give it on every run that adopts such a key; it never weakens the checks
+        on a key this module generates.
+    type: bool
+    default: false
   state:
     description:
       - Only V(present) exists. Keys are never deleted by this collection.
@@ -84,8 +98,6 @@ notes:
   - Holds the world's lock (C(<world_dir>/.lock)) while it reads the token and writes the key record, so two runs
     on one world at once (two terminals, two playbooks) never both generate the key; the second waits, then finds
     the key the first made. Check mode takes no lock.
-  - An adopted key that could leave the HSM other than wrapped under a trusted key (not sensitive, or extractable
-    without C(CKA_WRAP_WITH_TRUSTED)) is reported with a warning.
 seealso:
   - module: keyceremony.byok.security_world
   - module: keyceremony.byok.hsm_key_info
@@ -147,6 +159,19 @@ spki_sha256:
   returned: success
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
+adopted:
+  description: Whether the key was adopted (it existed before this module first recorded it) rather than generated
+    by this module.
+  returned: success
+  type: bool
+  sample: false
+imported:
+  description: Why the HSM does not vouch for an adopted key's origin (empty for a key generated in the HSM and
+    never readable); not empty only with O(adopt_imported=true).
+  returned: success
+  type: list
+  elements: str
+  sample: []
 key_record:
   description: Path of the key record in O(world_dir).
   returned: success
@@ -165,7 +190,7 @@ import os
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
-    KeyRecord, check_key_names, check_key_spec, describe_key, export_risks, generate_rsa, key_name, make_record)
+    KeyRecord, check_key_names, check_key_spec, describe_key, generate_rsa, key_name, make_record, provenance_problems)
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
@@ -185,6 +210,7 @@ def _compare(existing, p, name, token_label):
 def work(module):
     p = module.params
     plain_name = p['plain_name'] or p['ident']
+    imported = []
     check_key_names(p['app_name'], p['ident'])
     warnings = check_key_spec(p['type'], p['size'], p['public_exponent'], p['protect'])
     name = key_name(p['app_name'], p['ident'])
@@ -200,7 +226,15 @@ def work(module):
                 existing = describe_key(session, name)
                 if existing is not None:
                     _compare(existing, p, name, ctx.token_label)
-                    warnings += ['key %s: %s' % (name, r) for r in export_risks(existing)]
+                    imported = provenance_problems(existing)
+                    if imported and not p['adopt_imported']:
+                        raise HsmKeyError('key %s on token %r cannot be adopted as a ceremony key: %s. A key planted by '
+                                          'someone with the user PIN looks like this. If it is the AD RMS key of a '
+                                          'migration, made outside this HSM on purpose, say so with adopt_imported=true'
+                                          % (name, ctx.token_label, '; '.join(imported)))
+                    if imported:
+                        warnings.append('key %s is adopted although %s (adopt_imported=true); this is journalled'
+                                        % (name, '; '.join(imported)))
                     desc, changed, adopted = existing, not record.exists(), True
                 elif record.exists():
                     raise HsmKeyError('the world has a key record %s but token %r has no key %s; restore the token from '
@@ -216,10 +250,15 @@ def work(module):
                                       'the token was replaced' % (record.path, rec.get('spki_sha256'), name, desc['spki_sha256']))
                 if rec.get('plain_name') != plain_name:
                     raise HsmKeyError('key %s was recorded with plain_name %r, not %r' % (name, rec.get('plain_name'), plain_name))
+                adopted = rec.get('adopted') is True
             elif desc is not None and not module.check_mode:
-                record.write(make_record(ctx.descriptor, desc, p['app_name'], p['ident'], plain_name, p['protect'], adopted))
+                rec = make_record(ctx.descriptor, desc, p['app_name'], p['ident'], plain_name, p['protect'], adopted)
+                rec['imported'] = imported
+                record.write(rec)
     result = {
         'changed': changed,
+        'adopted': adopted,
+        'imported': imported,
         'key_name': name,
         'label': name,
         'size': desc['size'] if desc else p['size'],
@@ -246,9 +285,11 @@ def main():
         public_exponent={'type': 'int', 'default': 65537},
         protect={'type': 'str', 'default': 'module'},
         state={'type': 'str', 'default': 'present', 'choices': ['present']},
+        adopt_imported={'type': 'bool', 'default': False},
     ))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='hsm_key', journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record'))
+    run(module, work, journal_as='hsm_key', journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record',
+                                                              'adopted', 'imported'))
 
 
 if __name__ == '__main__':

@@ -104,7 +104,7 @@ keys:
       type: dict
       sample: {"sign": true, "decrypt": true, "unwrap": false, "derive": false, "extractable": true, "sensitive": true,
                "wrap_with_trusted": true, "never_extractable": false, "always_sensitive": true, "local": true,
-               "modifiable": false, "copyable": true, "destroyable": false, "private": true}
+               "modifiable": false, "copyable": false, "destroyable": false, "private": true}
 '''
 
 import os

@@ -28,9 +28,15 @@ description:
     trusted key.
   - Afterwards M(keyceremony.byok.transfer_package) can package the copy without cards, as in the vendor's
     procedure, and only for KEKs trusted here.
-  - Idempotent; in check mode the cards and the KEK package are still checked, but nothing is written. Fewer than K
-    cards, a wrong card PIN, a card of another world, a KEK package that fails verification or an unknown key fail
-    before the token is touched.
+  - Every run, under the quorum, proves that the copy's private half is the key's before anything trusts it: the copy
+    is wrapped under the trusted session key and unwrapped as a session object that may sign, which signs a fresh
+    random challenge that the key's public half must verify. A copy planted by someone holding the user PIN (the
+    key's modulus with another private exponent, labelled as the copy) is refused, named, and never packaged.
+  - The KEK object and the package key are neither copyable nor destroyable, so no session, with or without a PIN,
+    can undo this step.
+  - Idempotent; in check mode the cards and the KEK package are still checked and an existing copy is still proved
+    (with session objects only), but nothing is written. Fewer than K cards, a wrong card PIN, a card of another
+    world, a KEK package that fails verification or an unknown key fail before the token is touched.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -162,8 +168,9 @@ def work(module):
             ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
             with ctx.user_session() as session:
                 names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+            # every run proves the copy under the quorum, also when nothing is to be made and in check mode
+            modify_acls(ctx, so_pin, names, kek, state, original, check_mode=module.check_mode)
             if todo and not module.check_mode:
-                modify_acls(ctx, so_pin, names, kek, state)
                 with ctx.user_session() as session:
                     copy = describe_key(session, names['copy'])
                 record = KeyRecord(ctx.world.dir, names['copy'])

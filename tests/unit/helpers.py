@@ -41,6 +41,51 @@ def cards_for(base, n, prefix='card'):
             for i in range(n)]
 
 
+def copy_object(hsm, session, handle):
+    """C_CopyObject, which PyKCS11 does not expose, on the library ``hsm`` loaded; returns the CKR name."""
+    import ctypes
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import ckr_name
+    lib = ctypes.CDLL(hsm.module_path)  # the library already loaded: the same process state
+    class Attribute(ctypes.Structure):
+        _fields_ = [('type', ctypes.c_ulong), ('value', ctypes.c_void_p), ('length', ctypes.c_ulong)]
+    lib.C_CopyObject.restype = ctypes.c_ulong
+    lib.C_CopyObject.argtypes = [ctypes.c_ulong, ctypes.c_ulong, ctypes.POINTER(Attribute), ctypes.c_ulong,
+                                 ctypes.POINTER(ctypes.c_ulong)]
+    label = ctypes.create_string_buffer(b'duplicate', 9)
+    template = (Attribute * 1)(Attribute(0x3, ctypes.cast(label, ctypes.c_void_p), 9))  # CKA_LABEL
+    new = ctypes.c_ulong(0)
+    rv = lib.C_CopyObject(session.raw.session.value(), handle.value(), template, 1, ctypes.byref(new))
+    return ckr_name(rv)
+
+
+def plant_private_key(session, label, key=None, numbers=None, **attributes):
+    """As whoever ``session`` is logged in as, C_CreateObject an RSA private key labelled ``label``, with the
+    attributes a ceremony key shows: a software key, or with ``numbers=(n, e, d)`` only those (a planted copy: a real
+    modulus with a private exponent of the planter's choosing). Returns the cryptography key (None with numbers)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import constant
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n = key.private_numbers()
+
+    def b(v):
+        return v.to_bytes((v.bit_length() + 7) // 8, 'big')
+    pairs = dict([('CKA_CLASS', constant('CKO_PRIVATE_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')),
+                  ('CKA_TOKEN', True), ('CKA_PRIVATE', True), ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')),
+                  ('CKA_SENSITIVE', True), ('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', True),
+                  ('CKA_SIGN', True), ('CKA_DECRYPT', True), ('CKA_UNWRAP', False), ('CKA_DERIVE', False),
+                  ('CKA_MODULUS', b(n.public_numbers.n)), ('CKA_PUBLIC_EXPONENT', b(n.public_numbers.e)),
+                  ('CKA_PRIVATE_EXPONENT', b(n.d)), ('CKA_PRIME_1', b(n.p)), ('CKA_PRIME_2', b(n.q)),
+                  ('CKA_EXPONENT_1', b(n.dmp1)), ('CKA_EXPONENT_2', b(n.dmq1)), ('CKA_COEFFICIENT', b(n.iqmp))])
+    if numbers:
+        for name in ('CKA_PRIME_1', 'CKA_PRIME_2', 'CKA_EXPONENT_1', 'CKA_EXPONENT_2', 'CKA_COEFFICIENT'):
+            del pairs[name]
+        pairs.update(CKA_MODULUS=b(numbers[0]), CKA_PUBLIC_EXPONENT=b(numbers[1]), CKA_PRIVATE_EXPONENT=b(numbers[2]))
+        key = None
+    pairs.update(attributes)
+    session.create('planting %s' % label, list(pairs.items()))
+    return key
+
+
 class WorldFixture(object):
     def __init__(self, world_dir, token_label, cards, descriptor):
         self.dir = world_dir

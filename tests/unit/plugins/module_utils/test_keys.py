@@ -14,6 +14,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import pu
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError, HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template, constant, mechanism
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+from ansible_collections.keyceremony.byok.tests.unit.helpers import copy_object, plant_private_key
 
 
 @pytest.fixture
@@ -75,15 +76,45 @@ def test_the_key_cannot_be_deleted_or_loosened(tenant_key):
             assert _keys.describe_key(s, 'key_simple_k1')['attributes']['wrap_with_trusted'] is True
 
 
-def test_public_key_is_readable_without_login(tenant_key):
+def test_no_part_of_the_key_without_login(tenant_key):
+    # the public half is private too: a session without a PIN sees nothing of the key, so cannot delete it
     world, desc = tenant_key
     with Hsm() as hsm:
-        with hsm.session(world.token_label) as s:
-            pub = s.find(attribute_template([('CKA_LABEL', 'key_simple_k1'), ('CKA_CLASS', constant('CKO_PUBLIC_KEY'))]))
-            assert len(pub) == 1
-            assert not s.find(attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY'))]))
-            n = int.from_bytes(bytes(s.attributes(pub[0], ['CKA_MODULUS'])['CKA_MODULUS']), 'big')
+        with hsm.session(world.token_label, rw=True) as s:
+            assert not s.find(attribute_template([('CKA_LABEL', 'key_simple_k1')]))
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            pub = s.find_one('key_simple_k1', 'CKO_PUBLIC_KEY')
+            n = int.from_bytes(bytes(s.attributes(pub, ['CKA_MODULUS'])['CKA_MODULUS']), 'big')
+            assert s.attributes(pub, ['CKA_PRIVATE', 'CKA_DESTROYABLE'])['CKA_PRIVATE'] is True
+            with pytest.raises(HsmError, match='CKR_ACTION_PROHIBITED'):
+                s.destroy('destroying the public half', pub)
     assert public_key_info(n, 65537)[1] == desc['spki_sha256']
+
+
+def test_the_key_cannot_be_copied(tenant_key):
+    # a C_CopyObject duplicate could not be destroyed and its label would block every later step
+    world = tenant_key[0]
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            assert copy_object(hsm, s, _private_handle(s, 'key_simple_k1')) == 'CKR_ACTION_PROHIBITED'
+            assert copy_object(hsm, s, s.find_one('key_simple_k1', 'CKO_PUBLIC_KEY')) == 'CKR_ACTION_PROHIBITED'
+            assert len(s.find(attribute_template([('CKA_LABEL', 'key_simple_k1')]))) == 2
+            # the control: the same call copies an object that allows it
+            aes = s.generate_key('a copyable session key', [
+                ('CKA_CLASS', constant('CKO_SECRET_KEY')), ('CKA_KEY_TYPE', constant('CKK_AES')), ('CKA_VALUE_LEN', 32),
+                ('CKA_TOKEN', False), ('CKA_LABEL', 'control')])
+            assert copy_object(hsm, s, aes) == 'CKR_OK'
+
+
+def test_provenance_of_a_generated_and_a_planted_key(tenant_key):
+    world, desc = tenant_key
+    assert _keys.provenance_problems(desc) == []
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            plant_private_key(s, 'key_simple_planted')
+            planted = _keys.describe_key(s, 'key_simple_planted')
+    problems = _keys.provenance_problems(planted)
+    assert any('CKA_LOCAL is false' in p for p in problems) and any('CKA_ALWAYS_SENSITIVE' in p for p in problems)
 
 
 def test_spki_fingerprint_matches_cryptography(tenant_key):

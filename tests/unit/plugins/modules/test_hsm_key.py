@@ -12,11 +12,13 @@ import os
 import pytest
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import describe_key, generate_rsa
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key
 from ansible_collections.keyceremony.byok.tests.unit.helpers import (
-    assert_no_secret, four_way, held_back_by_the_world_lock, module_result, run_module, secrets_of, start_module)
+    assert_no_secret, four_way, held_back_by_the_world_lock, module_result, plant_private_key, run_module, secrets_of,
+    start_module)
 
 
 @pytest.fixture
@@ -101,6 +103,43 @@ def test_existing_key_is_adopted(world, args):
     assert real['changed'] and real['spki_sha256'] == made['spki_sha256']
     assert json.load(open(real['key_record']))['adopted'] is True
     assert not run_module(hsm_key, adopt)['changed']
+
+
+def test_a_planted_key_is_not_adopted(world, args):
+    # Whoever holds the user PIN imports a key they know, labelled as the tenant key, before the ceremony.
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            plant_private_key(s, 'key_simple_contosokey')
+    r = run_module(hsm_key, args)
+    assert r.failed and 'key_simple_contosokey' in r['msg'] and 'cannot be adopted' in r['msg']
+    assert 'CKA_LOCAL is false' in r['msg'] and 'CKA_ALWAYS_SENSITIVE is false' in r['msg']
+    assert 'adopt_imported=true' in r['msg']
+    assert not os.path.exists(os.path.join(world.dir, 'key_simple_contosokey'))
+    assert run_module(hsm_key, args, check_mode=True).failed
+
+
+def test_an_imported_key_is_adopted_only_when_asked_and_journalled(world, args):
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            plant_private_key(s, 'key_mscapi_adrms')
+    adopt = dict(args, app_name='mscapi', ident='adrms', plain_name=None, adopt_imported=True)
+    r = run_module(hsm_key, adopt)
+    assert r['changed'] and r['adopted'] and any('CKA_LOCAL is false' in p for p in r['imported'])
+    assert any('adopted although' in w and 'adopt_imported=true' in w for w in r.warnings)
+    assert json.load(open(r['key_record']))['imported'] == r['imported']
+    again = run_module(hsm_key, adopt)
+    assert not again['changed'] and again['imported'] == r['imported']
+    records, intact, _problem = Journal(os.path.join(world.dir, JOURNAL_NAME)).read()
+    assert intact and any(rec['module'] == 'hsm_key' and 'CKA_LOCAL is false' in json.dumps(rec) for rec in records)
+    # without the option, the next run refuses it again
+    assert run_module(hsm_key, dict(adopt, adopt_imported=False)).failed
+
+
+def test_a_generated_key_stays_unchanged_and_not_imported(args):
+    first = run_module(hsm_key, args)
+    again = run_module(hsm_key, args)
+    assert first['changed'] and not first['adopted'] and first['imported'] == []
+    assert not again['changed'] and not again['adopted'] and again['imported'] == [] and not again.warnings
 
 
 def test_record_without_key_is_refused(world, args):

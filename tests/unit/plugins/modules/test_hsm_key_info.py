@@ -32,7 +32,7 @@ def test_one_key_and_its_attributes(world):
     attrs = r['keys'][0]['attributes']
     assert attrs == {'sign': True, 'decrypt': True, 'unwrap': False, 'derive': False, 'extractable': True,
                      'sensitive': True, 'wrap_with_trusted': True, 'never_extractable': False,
-                     'always_sensitive': True, 'local': True, 'modifiable': False, 'copyable': True,
+                     'always_sensitive': True, 'local': True, 'modifiable': False, 'copyable': False,
                      'destroyable': False, 'private': True}
 
 

@@ -13,12 +13,14 @@ import shutil
 
 import pytest
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm, attribute_template
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, kek_package_verify, key_acl, transfer_package
 from ansible_collections.keyceremony.byok.tenant import datadir
 from ansible_collections.keyceremony.byok.tests.unit.helpers import (
-    WorldFixture, assert_no_secret, build_chain, four_way, held_back_by_the_world_lock, run_module, secrets_of)
+    WorldFixture, assert_no_secret, build_chain, four_way, held_back_by_the_world_lock, plant_private_key, run_module,
+    secrets_of)
 
 TENANT = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
 
@@ -125,6 +127,59 @@ def test_key_acl_refuses_a_bad_kek_package_and_an_unknown_key(keyed_world, tenan
     r = run_module(key_acl, dict(_acl_args(keyed_world, tenant[1]), ident='unknown'))
     assert r.failed and 'has no key key_simple_unknown' in r['msg'] and 'hsm_key first' in r['msg']
     assert _token_objects(keyed_world) == before
+
+
+def _plant_copy(world, with_primes, ident='contosokey'):
+    """As the user-PIN holder: a private key with the tenant key's modulus and a private exponent of the planter's
+    (and, ``with_primes``, another key's CRT values, so that the HSM can encode it), labelled and made to look exactly
+    like the reduced-permission copy."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            n, e = s.rsa_public_numbers(s.find_one('key_simple_' + ident, 'CKO_PUBLIC_KEY'))
+            look = dict(CKA_SIGN=False, CKA_DECRYPT=False, CKA_COPYABLE=False, CKA_DESTROYABLE=False)
+            if with_primes:
+                other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                look.update(CKA_MODULUS=n.to_bytes(256, 'big'))
+                plant_private_key(s, 'key_simple_xferacl_' + ident, key=other, **look)
+            else:
+                d = int.from_bytes(os.urandom(255), 'big') | 1
+                plant_private_key(s, 'key_simple_xferacl_' + ident, numbers=(n, e, d), **look)
+
+
+@pytest.mark.parametrize('with_primes', [False, True])
+def test_key_acl_refuses_a_planted_copy_before_making_anything(keyed_world, tenant, with_primes):
+    _plant_copy(keyed_world, with_primes)
+    before = _token_objects(keyed_world)
+    for check_mode in (True, False):
+        r = run_module(key_acl, _acl_args(keyed_world, tenant[1]), check_mode=check_mode)
+        assert r.failed and 'the transfer copy key_simple_xferacl_contosokey' in r['msg']
+        assert 'pairwise-consistency' in r['msg'] and 'planted' in r['msg']
+    assert _token_objects(keyed_world) == before  # neither the KEK nor the package key was made for it
+    assert not os.path.exists(os.path.join(keyed_world.dir, 'key_simple_xferacl_contosokey'))
+
+
+def test_key_acl_proves_its_own_copy_on_every_run(keyed_world, tenant):
+    args = _acl_args(keyed_world, tenant[1])
+    assert run_module(key_acl, args)['changed']
+    again = run_module(key_acl, args, check_mode=True)
+    assert not again.failed and not again['changed']
+    assert not run_module(key_acl, args)['changed']
+
+
+def test_key_acl_objects_cannot_be_deleted_without_login_or_with_it(keyed_world, tenant):
+    real = run_module(key_acl, _acl_args(keyed_world, tenant[1]))
+    labels = ['kek_' + real['kek_kid'], real['package_key'], real['copy_name'], real['key_name']]
+    with Hsm() as hsm:
+        with hsm.session(keyed_world.token_label, rw=True) as s:  # no PIN at all
+            for obj in s.find(attribute_template([])):
+                with pytest.raises(HsmError, match='CKR_ACTION_PROHIBITED'):
+                    s.destroy('destroying without login', obj)
+        with WorldContext(hsm, keyed_world.dir).user_session(rw=True) as s:
+            for obj in s.find(attribute_template([])):
+                with pytest.raises(HsmError, match='CKR_ACTION_PROHIBITED'):
+                    s.destroy('destroying as user', obj)
+    assert set(labels) <= set(_token_objects(keyed_world))
 
 
 def test_key_acl_journal_records_changes_and_failures(keyed_world, tenant):
