@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import datetime
 import hashlib
 import json
 
@@ -86,7 +87,26 @@ def signed(statement, signer):
     return {'statement': statement, 'signature': b64e(signer(canonical_json(statement)))}
 
 
-def attestation_certificate(root_signer, attestation_spki_der, issued):
+TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+CERTIFICATE_YEARS = 10
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+# what the attestation key must be certified for, by the chain it is checked in
+PURPOSE = {'KEK package': 'kek-attestation', 'security-world package': 'security-world-statement'}
+MIN_KEK_BITS = 2048
+KEK_EXPONENT = 65537
+
+
+def _time(text):
+    try:
+        return datetime.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def attestation_certificate(root_signer, attestation_spki_der, issued, valid_until=None):
+    if valid_until is None:
+        start = _time(issued)
+        valid_until = start.replace(year=start.year + CERTIFICATE_YEARS, day=min(start.day, 28)).strftime(TIME_FORMAT)
     return {
         'public_key': b64e(attestation_spki_der),
         'certificate': signed({
@@ -94,8 +114,31 @@ def attestation_certificate(root_signer, attestation_spki_der, issued):
             'attestation_key_spki_sha256': spki_sha256(attestation_spki_der),
             'purpose': ['kek-attestation', 'security-world-statement'],
             'issued': issued,
+            'valid_until': valid_until,
         }, root_signer),
     }
+
+
+def _check_certificate(cert, what, now=None):
+    """The attestation key certificate is for this chain's purpose and valid now (with five minutes of skew)."""
+    purposes = cert.get('purpose')
+    if not isinstance(purposes, list) or PURPOSE[what] not in purposes:
+        raise KekPackageError('attestation key certificate', 'the root certifies the attestation key in the %s for %s, '
+                              'not for %s' % (what, purposes, PURPOSE[what]))
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    issued, until = _time(cert.get('issued')), _time(cert.get('valid_until'))
+    if issued is None or until is None or until <= issued:
+        raise KekPackageError('attestation key certificate', 'the attestation key certificate in the %s has no valid '
+                              'period (issued %r, valid_until %r); ask the provider for a current toolset'
+                              % (what, cert.get('issued'), cert.get('valid_until')))
+    if now + CLOCK_SKEW < issued:
+        raise KekPackageError('attestation key certificate', 'the attestation key certificate in the %s is issued %s, '
+                              'in the future: check this workstation\'s clock (it reads %s)'
+                              % (what, cert['issued'], now.strftime(TIME_FORMAT)))
+    if now - CLOCK_SKEW > until:
+        raise KekPackageError('attestation key certificate', 'the attestation key certificate in the %s expired on %s; '
+                              'ask the provider for a current toolset (or check this workstation\'s clock, it reads '
+                              '%s)' % (what, cert['valid_until'], now.strftime(TIME_FORMAT)))
 
 
 def kek_id(region, kek_spki_der, generation=1):
@@ -185,6 +228,7 @@ def _verify_chain(pkg, what, pinned):
     if cert.get('format') != ATTESTATION_CERT or cert.get('attestation_key_spki_sha256') != spki_sha256(att_der):
         raise KekPackageError('attestation key certificate', 'the root\'s certificate in the %s names another '
                               'attestation key than the one the package carries' % what)
+    _check_certificate(cert, what)
     return att_der, root_hash
 
 
@@ -229,7 +273,13 @@ def verify_toolset(kek_package, world_package, root_hash):
             or world.get('region') != region:
         raise KekPackageError('region', 'the packages disagree on the region (KEK package %s, attestation %s, '
                               'security-world package %s)' % (region, statement.get('region'), world_statement.get('region')))
-    modulus, exponent = _crypto.rsa_public_numbers(kek_der)
+    try:
+        modulus, exponent = _crypto.rsa_public_numbers(kek_der)
+    except ValueError:
+        raise KekPackageError('KEK strength', 'the KEK public key in the KEK package is not an RSA public key')
+    if modulus.bit_length() < MIN_KEK_BITS or exponent != KEK_EXPONENT:
+        raise KekPackageError('KEK strength', 'KEK %s is RSA %d with public exponent %d; a KEK must be RSA %d or more '
+                              'with exponent %d' % (kid, modulus.bit_length(), exponent, MIN_KEK_BITS, KEK_EXPONENT))
     return {
         'result': 'SUCCESS',
         'kek_kid': kid,

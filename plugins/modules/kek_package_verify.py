@@ -16,7 +16,11 @@ description:
   - Verifies the whole chain up to the root whose SHA-256 the operator pinned in O(root_hash), in this order, and
     fails naming the first check that does not hold
     (C(format), C(root), C(attestation key certificate), C(KEK attestation signature), C(attestation covers this KEK),
-    C(KEK non-exportable), C(world package signature), C(world hash), C(region)).
+    C(KEK non-exportable), C(world package signature), C(world hash), C(region), C(KEK strength)).
+  - The attestation key certificate must be signed by the pinned root, certify that key for the chain it is used in
+    (C(kek-attestation) for the KEK package, C(security-world-statement) for the security-world package) and be valid
+    now (between its C(issued) and C(valid_until), with five minutes of clock skew).
+  - The KEK must be RSA 2048 or more with public exponent 65537 (C(KEK strength)).
   - The KEK is trusted only if its attestation, signed under the root, covers exactly this KEK and says it was
     generated in the HSM and can never leave it, and if the security-world package names the same cloud world.
   - Reads the two files only; never changes anything. Runs on the offline workstation without any HSM.

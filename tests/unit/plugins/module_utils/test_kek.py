@@ -43,8 +43,8 @@ def keys():
 
 
 def toolset(keys, root='root', att='att', kek='kek', attrs=None, world='w' * 64, world_of_world=None, region='NA',
-            world_region=None):
-    attestation = _kek.attestation_certificate(keys[root].sign, keys[att].spki, ISSUED)
+            world_region=None, attestation=None):
+    attestation = attestation or _kek.attestation_certificate(keys[root].sign, keys[att].spki, ISSUED)
     kek_pkg = _kek.build_kek_package(region, keys[kek].spki, attrs or GOOD_ATTRS, world, attestation, keys[att].sign,
                                      keys[root].spki, ISSUED)
     world_pkg = _kek.build_world_package(world_region or region, world_of_world or world, 'test HSM', attestation,
@@ -57,6 +57,47 @@ def test_a_good_toolset(keys):
     r = _kek.verify_toolset(kek, world, keys['root'].hash)
     assert r['result'] == 'SUCCESS' and r['region'] == 'NA' and r['kek_spki_sha256'] == keys['kek'].hash
     assert r['kek_kid'] == 'BYOK-KEK-NA-1-' + keys['kek'].hash[:16] and r['world_hash'] == 'w' * 64
+
+
+@pytest.mark.parametrize('bits,exponent,msg', [(1024, 65537, 'RSA 1024 with public exponent 65537'),
+                                                (2048, 3, 'RSA 2048 with public exponent 3')])
+def test_a_weak_kek_is_refused(keys, bits, exponent, msg):
+    weak = SoftKey(bits)
+    if exponent != 65537:
+        n = weak.key.public_key().public_numbers().n
+        weak.spki = rsa.RSAPublicNumbers(exponent, n).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kek, world = toolset(dict(keys, weak=weak), kek='weak')
+    with pytest.raises(ByokError, match='KEK package check "KEK strength" failed') as e:
+        _kek.verify_toolset(kek, world, keys['root'].hash)
+    assert msg in str(e.value) and 'RSA 2048 or more with exponent 65537' in str(e.value)
+
+
+def _certificate(keys, **statement):
+    """An attestation key certificate with some fields replaced, signed by the real root."""
+    cert = _kek.attestation_certificate(keys['root'].sign, keys['att'].spki, ISSUED)
+    body = dict(cert['certificate']['statement'], **statement)
+    return dict(cert, certificate=_kek.signed(dict((k, v) for k, v in body.items() if v is not None), keys['root'].sign))
+
+
+@pytest.mark.parametrize('statement,msg', [
+    ({'purpose': ['security-world-statement']}, 'not for kek-attestation'),
+    ({'purpose': None}, 'not for kek-attestation'),
+    ({'valid_until': '2026-11-23T00:00:00Z'}, 'expired on 2026-11-23T00:00:00Z'),
+    ({'issued': '2099-01-01T00:00:00Z', 'valid_until': '2109-01-01T00:00:00Z'}, 'in the future'),
+    ({'valid_until': None}, 'has no valid period'),
+    ({'valid_until': '2026-11-21T00:00:00Z'}, 'has no valid period'),
+])
+def test_the_attestation_certificate_purpose_and_validity(keys, statement, msg):
+    kek, world = toolset(keys, attestation=_certificate(keys, **statement))
+    with pytest.raises(ByokError, match='check "attestation key certificate" failed') as e:
+        _kek.verify_toolset(kek, world, keys['root'].hash)
+    assert msg in str(e.value)
+
+
+def test_a_certificate_is_valid_for_ten_years(keys):
+    cert = _kek.attestation_certificate(keys['root'].sign, keys['att'].spki, ISSUED)['certificate']['statement']
+    assert cert['valid_until'] == '2036-11-22T00:00:00Z'
 
 
 def test_root_hash_forms(keys):
