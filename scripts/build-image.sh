@@ -5,7 +5,7 @@
 #
 # No image can be pulled here: the root file system comes from debootstrap (bookworm, minbase,
 # with python3, SoftHSM2 and OpenSC), the pinned Python libraries of requirements.txt that the
-# roles need (PyKCS11, cryptography, fastapi, uvicorn) are installed into it as wheels from the
+# roles need (PyKCS11, cryptography, defusedxml, fastapi, uvicorn) are installed into it as wheels from the
 # host's pip, and the tree is imported with `podman import`. Everything a workstation or the
 # rehearsal tenant needs is baked in: the scenarios never reach a package mirror.
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 image=${1:-localhost/keyceremony-byok:bookworm}
 pip=${PIP:-$repo/.venv/bin/pip}
-wheels="PyKCS11 cryptography fastapi uvicorn"
+wheels="PyKCS11 cryptography defusedxml fastapi uvicorn"
 
 pins=()
 for w in $wheels; do

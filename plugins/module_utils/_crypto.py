@@ -37,8 +37,41 @@ except ImportError:
 ARGON2_MISSING = 'Argon2id needs cryptography 44 or later built with OpenSSL 3.2 or later'
 
 
+# The most any writer of this collection asks of each KDF (the card files' Argon2id, 64 MiB, 3 passes, 4 lanes;
+# scrypt N=2^17, r=8, p=1), and the least the KDF itself accepts. Parameters read from a file (a card, a TPD, a
+# stored hash) outside these are refused before the KDF runs: a file must not choose what opening it costs.
+KDF_LIMITS = {
+    'argon2id': {'memory_cost': (8, 65536), 'iterations': (1, 3), 'lanes': (1, 4)},
+    'scrypt': {'n': (2, 2 ** 17), 'r': (1, 8), 'p': (1, 1)},
+}
+MAX_SALT = 64
+
+
+class KdfParamsError(ByokError):
+    """Key-derivation parameters outside what this collection writes."""
+
+
+def check_kdf_params(kdf, params, salt=b''):
+    if kdf not in KDF_LIMITS:
+        raise KdfParamsError('unknown key derivation %r' % (kdf,))
+    if not isinstance(params, dict):
+        raise KdfParamsError('the %s parameters are not a set of numbers' % kdf)
+    for name, (low, high) in sorted(KDF_LIMITS[kdf].items()):
+        value = params.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise KdfParamsError('%s %s=%r is outside %d..%d, what this collection writes; the file was not made by '
+                                 'it or was altered to make opening it costly' % (kdf, name, value, low, high))
+    if kdf == 'argon2id' and params['memory_cost'] < 8 * params['lanes']:
+        raise KdfParamsError('argon2id memory_cost=%d is less than 8 x lanes' % params['memory_cost'])
+    if kdf == 'scrypt' and params['n'] & (params['n'] - 1):
+        raise KdfParamsError('scrypt n=%d is not a power of two' % params['n'])
+    if not 8 <= len(salt) <= MAX_SALT:
+        raise KdfParamsError('the %s salt is %d bytes; 8 to %d are accepted' % (kdf, len(salt), MAX_SALT))
+
+
 def derive_key(kdf, params, salt, secret):
-    """32 bytes from ``secret`` (a PIN) with a memory-hard KDF described by ``params``."""
+    """32 bytes from ``secret`` (a PIN) with a memory-hard KDF described by ``params`` (checked first)."""
+    check_kdf_params(kdf, params, salt)
     if kdf == 'argon2id':
         if not HAS_ARGON2:
             raise ByokError(ARGON2_MISSING)

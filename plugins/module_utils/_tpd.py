@@ -30,7 +30,17 @@ import hashlib
 import json
 import re
 import secrets
+import traceback
 import xml.etree.ElementTree as ET
+
+try:
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring as _defused_fromstring
+    HAS_DEFUSEDXML = True
+    DEFUSEDXML_IMPORT_ERROR = None
+except ImportError:
+    HAS_DEFUSEDXML = False
+    DEFUSEDXML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
@@ -111,15 +121,49 @@ def _text(root, path, what):
     return node
 
 
+# byte order marks, then the first characters "<?" of a document without one (XML 1.0, appendix F)
+_BOMS = ((b'\xef\xbb\xbf', 'utf-8'), (b'\xff\xfe\x00\x00', 'utf-32-le'), (b'\x00\x00\xfe\xff', 'utf-32-be'),
+         (b'\xff\xfe', 'utf-16-le'), (b'\xfe\xff', 'utf-16-be'))
+_SNIFF = ((b'<\x00\x00\x00', 'utf-32-le'), (b'\x00\x00\x00<', 'utf-32-be'), (b'<\x00?\x00', 'utf-16-le'),
+          (b'\x00<\x00?', 'utf-16-be'))
+_DECLARED_ENCODING = re.compile(r'^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["\'][^"\']*["\']')
+
+
+def _as_utf8(data, what):
+    """An XML document in UTF-8, UTF-16 or UTF-32 (found by its BOM or first bytes, as XML 1.0 says), as UTF-8."""
+    for marks in (_BOMS, _SNIFF):
+        for mark, encoding in marks:
+            if data.startswith(mark):
+                try:
+                    text = data[len(mark) if marks is _BOMS else 0:].decode(encoding)
+                except UnicodeDecodeError:
+                    raise TpdError('%s starts as %s text but is not valid %s' % (what, encoding, encoding))
+                return _DECLARED_ENCODING.sub(r'\1', text, count=1).encode('utf-8')
+    return data
+
+
+def parse_untrusted_xml(data, what):
+    """XML from outside (a file on the transfer media, an upload) -> root element, with defusedxml.
+
+    Whatever the encoding (UTF-8, UTF-16, UTF-32), a DTD, an entity declaration or an external reference is refused:
+    the parser sees the document, not a byte pattern.
+    """
+    if not HAS_DEFUSEDXML:
+        raise ByokError('reading %s needs the Python library defusedxml (pip install defusedxml), which is not '
+                        'installed for this interpreter' % what)
+    try:
+        return _defused_fromstring(_as_utf8(data, what), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as e:
+        raise TpdError('%s declares a DTD, entities or external references (%s); they are refused'
+                       % (what, type(e).__name__))
+    except (ET.ParseError, ValueError) as e:
+        raise TpdError('%s is not well-formed XML (%s): truncated or not a TPD' % (what, e))
+
+
 def read_tpd(data, password):
     """Parse and open an export. Returns a dict with the TPD's public fields and ``pkcs8``
     (embedded key, or None) - or refuses, saying which check failed."""
-    if b'<!DOCTYPE' in data or b'<!ENTITY' in data:
-        raise TpdError('the TPD export declares a DTD or entities; they are refused')
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as e:
-        raise TpdError('the TPD export is not well-formed XML (%s): truncated or not a TPD' % e)
+    root = parse_untrusted_xml(data, 'the TPD export')
     if root.tag != _q('TrustedPublishingDomain') or root.get('Version') != '1':
         raise TpdError('the file is not a trusted publishing domain export of format %s version 1' % NS)
     try:
@@ -151,6 +195,10 @@ def read_tpd(data, password):
     if prot.get('Kdf') != 'argon2id' or prot.get('Cipher') != 'aes256gcm':
         raise TpdError('the TPD is protected with %s/%s, which this importer does not know'
                        % (prot.get('Kdf'), prot.get('Cipher')))
+    try:
+        _crypto.check_kdf_params('argon2id', params, salt)
+    except _crypto.KdfParamsError as e:
+        raise TpdError('the TPD is refused before its password is tried: %s' % e)
     try:
         key = _crypto.derive_key('argon2id', params, salt, password)
         secret = json.loads(_crypto.aead_open('aes256gcm', key, nonce, ciphertext, _public(tpd)).decode('utf-8'))

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _shamir
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
-    ARGON2_MISSING, HAS_ARGON2, AuthenticationFailed, aead, aead_open, derive_key)
+    ARGON2_MISSING, HAS_ARGON2, AuthenticationFailed, KdfParamsError, aead, aead_open, derive_key)
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import CardError, WorldError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, locked, read_json, sha256_hex, write_private_file, write_private_json)
@@ -155,6 +155,8 @@ def open_card(card, pin, label):
     except AuthenticationFailed:
         raise CardError('%s: wrong card PIN (or the card file was altered); check which card holder typed '
                         'which PIN' % label)
+    except KdfParamsError as e:
+        raise CardError('%s is refused before its PIN is tried: %s' % (label, e))
     except (ValueError, KeyError, TypeError):
         raise CardError('%s is damaged: its key-derivation settings cannot be read' % label)
 

@@ -21,6 +21,8 @@ description:
     separately, as a transfer package made by M(keyceremony.byok.transfer_package).
   - Idempotent; an existing file for the same TPD and key gives C(changed=false), anything else there is never
     overwritten.
+requirements:
+  - defusedxml (the TPD export is parsed with it: no DTD, entity or external reference, in any encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

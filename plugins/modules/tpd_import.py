@@ -23,6 +23,8 @@ description:
   - Refusals, each with its own message - a wrong password (C(Trusted Publishing Domain data is corrupted)), mode and
     key size that disagree, an embedded key that does not match the SLC, an HSM key package whose key does not match
     the SLC, a package for another tenant.
+requirements:
+  - defusedxml (the TPD export is parsed with it: no DTD, entity or external reference, in any encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

@@ -79,6 +79,30 @@ def test_a_tampered_card_is_refused(world):
         recover_so_pin(world.dir, [world.cards[0], world.cards[2]])
 
 
+@pytest.mark.parametrize('change,msg', [
+    ({'memory_cost': 3 * 1024 * 1024}, 'memory_cost=3145728 is outside 8..65536'),
+    ({'memory_cost': 2 ** 32 - 1}, 'memory_cost=4294967295 is outside'),
+    ({'iterations': 1000}, 'iterations=1000 is outside 1..3'),
+    ({'lanes': 0}, 'lanes=0 is outside 1..4'),
+    ({'iterations': True}, 'iterations=True is outside'),
+])
+def test_a_card_cannot_choose_what_opening_it_costs(world, change, msg):
+    # the KDF settings are read from the card file: a forged one is refused before Argon2id runs, at once
+    import time
+    card = _world.parse_card(open(world.cards[0]['path'], 'rb').read(), 'card 1')
+    card['kdf'].update(change)
+    started = time.monotonic()
+    with pytest.raises(CardError, match='card 1 is refused before its PIN is tried: argon2id ' + msg.replace('.', r'\.')):
+        _world.open_card(card, world.cards[0]['pin'], 'card 1')
+    assert time.monotonic() - started < 0.5
+
+
+def test_the_kdf_limits_cover_what_the_collection_writes():
+    from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
+    for kdf, params in list(_world.KDF_PARAMS.items()) + [('argon2id', _crypto.PASSWORD_KDF)]:
+        _crypto.check_kdf_params(kdf, params, b'\0' * 16)
+
+
 def test_a_card_renumbered_is_refused(world):
     # Even with a matching fingerprint list, the number is bound into the AEAD.
     path = world.cards[1]['path']

@@ -11,6 +11,8 @@ __metaclass__ = type
 import json
 import os
 
+import re
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -78,6 +80,38 @@ def test_embedded_key_must_match_the_slc():
         _tpd.read_tpd(soft_tpd(pkcs8=pkcs8, spki=other_spki), PASSWORD)
 
 
+@pytest.mark.parametrize('memory', [b'3145728', b'4294967295'])
+def test_a_tpd_cannot_choose_what_opening_it_costs(memory):
+    # 3 GiB of Argon2id took 11 s and 3 GiB of RAM; 2^32-1 made the service answer 500
+    import time
+    data = soft_tpd()
+    forged = re.sub(rb'Memory="\d+"', b'Memory="' + memory + b'"', data)
+    assert forged != data
+    started = time.monotonic()
+    with pytest.raises(ByokError, match='refused before its password is tried: argon2id memory_cost=%s is outside'
+                       % memory.decode()):
+        _tpd.read_tpd(forged, PASSWORD)
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-le', 'utf-32'])
+def test_entities_are_refused_in_any_encoding(encoding):
+    # a byte-substring test for "<!ENTITY" let a UTF-16 document through
+    laughs = ('<?xml version="1.0" encoding="%s"?><!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+              '<TrustedPublishingDomain xmlns="urn:keyceremony:byok:tpd:1" Version="1">&b;</TrustedPublishingDomain>'
+              % encoding.upper()).encode(encoding)
+    assert b'<!ENTITY' not in laughs
+    with pytest.raises(ByokError, match='declares a DTD, entities or external references'):
+        _tpd.read_tpd(laughs, PASSWORD)
+
+
+@pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-be', 'utf-8-sig'])
+def test_a_tpd_is_read_in_utf16_too(encoding):
+    data = soft_tpd()
+    text = data.decode('utf-8').replace('encoding="utf-8"', 'encoding="%s"' % encoding.replace('-sig', ''))
+    assert _tpd.read_tpd(text.encode(encoding), PASSWORD) == _tpd.read_tpd(data, PASSWORD)
+
+
 @pytest.mark.parametrize('data,msg', [(b'<TrustedPublishingDomain', 'not well-formed XML'),
                                       (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', 'DTD'),
                                       (b'<other/>', 'not a trusted publishing domain export')])
@@ -94,6 +128,19 @@ def tenants(tmp_path_factory):
     a = datadir.init(str(base / 'data'), TENANT_A)
     datadir.add_tenant(datadir.Service(a['data_dir']), TENANT_B)
     return datadir.Tenant(a['data_dir'], TENANT_A), datadir.Tenant(a['data_dir'], TENANT_B)
+
+
+def test_the_tenant_refuses_a_kdf_bomb_and_an_entity_before_storing(tenants):
+    tenant = tenants[1]
+    bomb = re.sub(rb'Memory="\d+"', b'Memory="4294967295"', soft_tpd('31111111-2222-4333-8444-555555555555'))
+    with pytest.raises(ByokError, match='refused before its password is tried'):
+        tenant.import_tpd(bomb, PASSWORD, None, active=False)
+    laughs = soft_tpd('41111111-2222-4333-8444-555555555555').decode().replace(
+        '<TrustedPublishingDomain', '<!DOCTYPE t [<!ENTITY a "x">]><TrustedPublishingDomain', 1).encode('utf-16')
+    with pytest.raises(ByokError, match='declares a DTD'):
+        tenant.import_tpd(laughs, PASSWORD, None, active=False)
+    for tpd_id in ('31111111-2222-4333-8444-555555555555', '41111111-2222-4333-8444-555555555555'):
+        assert tenant.service.store.tpd(TENANT_B, tpd_id) is None
 
 
 def test_tenant_imports_a_software_tpd_once(tenants):
