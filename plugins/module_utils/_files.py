@@ -26,7 +26,11 @@ _NO_LINK_ERRNOS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, er
 
 
 def ensure_private_dir(path):
-    """Create ``path`` (and parents) as 0700; tighten an existing folder to 0700."""
+    """Create ``path`` (and missing parents) as 0700 folders; an existing folder keeps its mode.
+
+    Only folders made here get a mode: a journal or media path in a shared folder must never turn that folder
+    (``/tmp``, a home) private for the whole host. An existing folder is checked instead (check_private_folder).
+    """
     if os.path.lexists(path) and not os.path.isdir(path):
         raise ByokError("%s exists and is not a folder; give a folder path" % path)
     if not os.path.isdir(path):
@@ -40,8 +44,28 @@ def ensure_private_dir(path):
             pass
         except OSError as e:
             raise ByokError("cannot create folder %s: %s" % (path, e.strerror))
-    if stat.S_IMODE(os.stat(path).st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
+        else:
+            os.chmod(path, DIR_MODE)  # whatever the umask
+            return
+    check_private_folder(path, exclusive=True)
+
+
+def check_private_folder(folder, exclusive=False):
+    """Refuse a folder others can write to, unless it is sticky (as /tmp) and the file is written exclusively.
+
+    In a folder others can write to, anyone may rename, remove or replace what is written there; the sticky bit
+    stops that for files they do not own, and an exclusive write never takes over a name someone placed first.
+    """
+    st = os.stat(folder)
+    if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    if st.st_mode & stat.S_ISVTX and exclusive:
+        return
+    raise ByokError('folder %s can be written by others (mode %04o%s): anyone could replace or remove what this '
+                    'collection writes there. Give a folder only its owner can write (for example a new folder, '
+                    'which is made 0700), or remove the write permission of others (chmod go-w %s)'
+                    % (folder, stat.S_IMODE(st.st_mode), ', sticky, but this file is rewritten in place'
+                       if st.st_mode & stat.S_ISVTX else '', folder))
 
 
 def _fsync_dir(path):
@@ -67,6 +91,7 @@ def write_private_file(path, data, exclusive=False):
     if not isinstance(data, bytes):
         data = data.encode('utf-8')
     folder = os.path.dirname(os.path.abspath(path))
+    check_private_folder(folder, exclusive)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
     try:
         os.fchmod(fd, FILE_MODE)

@@ -117,7 +117,7 @@ class Journal(object):
                 record['repaired'] = repaired
             record['hash'] = record_hash(record)
             line = json.dumps(record, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
             try:
                 os.write(fd, line)
                 os.fsync(fd)

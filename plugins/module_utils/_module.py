@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import check_private_folder, ensure_private_dir
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal, public_options
 
 WORLD_ARGS = {
@@ -156,7 +156,12 @@ def run(module, work, journal_as=None, journal_fields=()):
     name = journal_as
     if journal_as and not module.check_mode:
         if module.params.get('journal'):
-            ensure_private_dir(os.path.dirname(os.path.abspath(module.params['journal'])))
+            folder = os.path.dirname(os.path.abspath(module.params['journal']))
+            ensure_private_dir(folder)
+            try:
+                check_private_folder(folder)  # the journal is appended to and its head rewritten: no shared folder
+            except ByokError as e:
+                module.fail_json(msg='journal %s: %s' % (module.params['journal'], e))
             journal = Journal(module.params['journal'])
         elif module.params.get('world_dir'):
             journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))

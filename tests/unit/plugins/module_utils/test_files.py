@@ -60,13 +60,44 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
     assert os.listdir(str(tmp_path)) == ['world.json']
 
 
-def test_private_dir_is_created_and_tightened(tmp_path):
-    d = str(tmp_path / 'a' / 'b')
-    _files.ensure_private_dir(d)
-    assert _files.file_mode(d) == 0o700
+def test_private_dir_is_created_private_and_an_existing_one_keeps_its_mode(tmp_path):
+    old = os.umask(0)
+    try:
+        d = str(tmp_path / 'a' / 'b')
+        _files.ensure_private_dir(d)
+    finally:
+        os.umask(old)
+    assert _files.file_mode(d) == 0o700 and _files.file_mode(str(tmp_path / 'a')) == 0o700
     os.chmod(d, 0o755)
     _files.ensure_private_dir(d)
-    assert _files.file_mode(d) == 0o700
+    assert _files.file_mode(d) == 0o755
+
+
+def test_a_shared_folder_is_never_made_private(tmp_path):
+    # a journal in /tmp used to turn /tmp (1777) into 0700 for the whole host
+    shared = tmp_path / 'shared-tmp'
+    shared.mkdir()
+    os.chmod(str(shared), 0o1777)
+    _files.ensure_private_dir(str(shared))
+    assert _files.file_mode(str(shared)) == 0o1777
+    # sticky: a file written once (exclusively) is accepted, one rewritten in place is not
+    _files.write_private_file(str(shared / 'once'), b'x', exclusive=True)
+    with pytest.raises(ByokError, match='can be written by others .*sticky, but this file is rewritten in place'):
+        _files.write_private_file(str(shared / 'again'), b'x')
+    assert not os.path.exists(str(shared / 'again'))
+
+
+@pytest.mark.parametrize('mode', [0o777, 0o770, 0o722])
+def test_a_folder_others_can_write_is_refused(tmp_path, mode):
+    d = tmp_path / 'open'
+    d.mkdir()
+    os.chmod(str(d), mode)
+    for exclusive in (False, True):
+        with pytest.raises(ByokError, match='can be written by others .*chmod go-w'):
+            _files.write_private_file(str(d / 'secret'), b'x', exclusive=exclusive)
+    with pytest.raises(ByokError, match='can be written by others'):
+        _files.ensure_private_dir(str(d))
+    assert os.listdir(str(d)) == [] and _files.file_mode(str(d)) == mode
 
 
 def test_private_dir_refuses_a_file(tmp_path):

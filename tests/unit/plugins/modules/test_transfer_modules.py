@@ -66,6 +66,15 @@ def test_verify_names_missing_files(tenant, tmp_path):
     assert r.failed and 'cannot read the security-world package' in r['msg']
 
 
+def test_a_journal_in_a_shared_folder_leaves_the_folder_alone(tenant, tmp_path):
+    shared = tmp_path / 'tmp'
+    shared.mkdir()
+    os.chmod(str(shared), 0o1777)
+    r = run_module(kek_package_verify, dict(tenant[1], root_hash='ab' * 32, journal=str(shared / 'journal.jsonl')))
+    assert r.failed and r['msg'].startswith('journal %s: folder %s can be written by others' % (shared / 'journal.jsonl', shared))
+    assert os.stat(str(shared)).st_mode & 0o7777 == 0o1777 and os.listdir(str(shared)) == []
+
+
 # ---------------------------------------------------------------- key_acl
 
 def _acl_args(world, toolset, cards=None):
