@@ -11,6 +11,11 @@ file hashes) or ``error``, ``prev`` and ``hash`` (SHA-256 of the canonical recor
 file ``<journal>.head`` holds the count and last hash, so that removing the last records is
 detected too. Nothing secret is ever written here: callers pass only
 options whose spec is not ``no_log``, and results that hold no secret.
+
+The chain has no key: it detects accidental damage and edits by anyone who cannot rewrite the
+whole file (and its head). What makes it tamper-evident is outside the file: the head hash,
+read aloud and signed by the witnesses on the transcript (head_forms()), which a later check
+(leads_to()) finds again in the chain, or not.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +31,7 @@ import socket
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     FILE_MODE, canonical_json, locked, read_json, write_private_json)
+from ansible_collections.keyceremony.byok.plugins.module_utils._words import from_words, to_words
 
 GENESIS = '0' * 64
 JOURNAL_NAME = 'journal.jsonl'
@@ -45,6 +51,46 @@ def link_problem(record, seq, prev):
     if record.get('hash') != record_hash(record):
         return 'record %d was edited (its hash does not match)' % seq
     return None
+
+
+def head_forms(hex_hash):
+    """The head hash as witnesses read it aloud and sign it: grouped hex and PGP words."""
+    return {'head': hex_hash, 'head_grouped': ' '.join(hex_hash[i:i + 8] for i in range(0, 64, 8)),
+            'head_words': ' '.join(to_words(bytes.fromhex(hex_hash)))}
+
+
+def parse_head(text):
+    """A head as signed on the witness sheet (hex in any grouping or case, or the PGP words) -> hex."""
+    text = (text or '').strip()
+    compact = ''.join(c for c in text if c not in ' :-\t\n').lower()
+    if len(compact) == 64 and all(c in '0123456789abcdef' for c in compact):
+        return compact
+    try:
+        data = from_words(text)
+    except ValueError as e:
+        raise ByokError('expect_head is neither 64 hex digits nor the 32 PGP words of a journal head: %s' % e)
+    if len(data) != 32:
+        raise ByokError('expect_head has %d PGP words; a journal head has 32' % len(data))
+    return data.hex()
+
+
+def leads_to(records, intact, problem, expected):
+    """Where the journal meets the head signed on a witness sheet: the record whose hash it is.
+
+    Raises ByokError when the chain is broken or no record of it has that hash (the journal was rewritten since
+    the sheet was signed, or the sheet is of another journal).
+    """
+    if not intact:
+        raise ByokError('the journal\'s hash chain is broken (%s), so it cannot lead to the signed head %s'
+                        % (problem, expected))
+    if expected == GENESIS and not records:
+        return 0
+    for record in records:
+        if record.get('hash') == expected:
+            return record['seq']
+    raise ByokError('the journal no longer leads to the head signed on the witness sheet (%s): none of its %d '
+                    'records has that hash. It was rewritten after the sheet was signed, or the sheet is of another '
+                    'journal' % (head_forms(expected)['head_grouped'], len(records)))
 
 
 class Journal(object):

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal
+from ansible_collections.keyceremony.byok.plugins.module_utils._words import to_words
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
@@ -57,3 +58,9 @@ def test_a_repaired_journal_shows_in_the_transcript(tmp_path):
     assert ('**an earlier step was cut off mid-record: %d bytes of its unfinished line removed (SHA-256 `%s`)**'
             % (len(fragment), hashlib.sha256(fragment).hexdigest())) in text
     assert os.stat(str(dest)).st_mode & 0o777 == 0o600
+    # the sheet ends with the head the witnesses sign, which journal_info finds again with expect_head
+    head = journal.read()[0][-1]['hash']
+    grouped = ' '.join(head[i:i + 8] for i in range(0, 64, 8))
+    words = ' '.join(to_words(bytes.fromhex(head)))
+    tail = text[text.index('## Journal heads: read aloud, then sign'):]
+    assert '  - head: `%s`' % grouped in tail and '  - words: %s' % words in tail and tail.index('## Witnesses') > 0
