@@ -145,12 +145,14 @@ def tenant_client(params):
                         params['validate_certs'])
 
 
-def run(module, work, journal_as=None, journal_fields=()):
+def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=False):
     """Call ``work(module)`` -> result dict; the collection's errors become one clear failure.
 
     With ``journal_as`` (the module's name) the module keeps the ceremony journal in
     ``world_dir``: a change or a failure appends a record with the options asked (secrets left
-    out) and ``journal_fields`` of the result. Check mode never writes to the journal.
+    out) and ``journal_fields`` of the result. Check mode never writes to the journal. With
+    ``journal_needs_world`` a record is written only when ``world_dir`` holds a world by then
+    (a restore must not leave a journal in the empty folder it is to fill).
     """
     journal = None
     name = journal_as
@@ -168,6 +170,9 @@ def run(module, work, journal_as=None, journal_fields=()):
     try:
         result = work(module)
     except ByokError as e:
+        if journal is not None and journal_needs_world \
+                and not os.path.isfile(os.path.join(module.params['world_dir'], 'world.json')):
+            journal = None
         if journal is not None:
             # the module's own no_log values are masked in the record, as Ansible masks them in the output
             journal.append(name, 'failed', public_options(module.argument_spec, module.params),

@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: world_restore
+short_description: Restore a security world and its token from a world_backup folder (the disaster-recovery drill)
+version_added: 0.2.0
+description:
+  - The other half of M(keyceremony.byok.world_backup), for a lost or broken workstation, and for the drill that proves
+    a backup can be restored before it is needed.
+  - Checks the backup whole before anything is written - the manifest's form, every file's SHA-256, that no file was
+    added, that the files give the digest the folder's name carries, and that the world descriptor names the folder's
+    world id. One byte changed anywhere is refused, naming the file, with nothing written.
+  - Restores the world's token folder(s) into the SoftHSM2 token folder and the world's files into O(world_dir), each
+    built beside its place under a temporary name and renamed when whole; the world folder comes last. It never writes
+    over an existing world or token: a O(world_dir) that is not empty or a token folder (or a token with the world's
+    label) that exists is refused - unless it holds exactly this backup's files, which is a restore done before (then
+    C(changed=false)), perhaps cut off before its last step (then the rest is done).
+  - Then checks the restored world through the HSM - the token is found by label with the world's serial, the module
+    credential logs in, and every key record's fingerprint equals the public part of its key on the token - and, when
+    O(admin_cards) are given, that K of them rebuild the security officer PIN and that it logs in to the restored token.
+  - The journal restored with the world records the restore.
+author:
+  - keyceremony.byok maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - keyceremony.byok.world
+  - keyceremony.byok.world.ADMIN_CARDS
+  - keyceremony.byok.attributes
+  - keyceremony.byok.attributes.CHANGES
+options:
+  backup_dir:
+    description:
+      - The folder M(keyceremony.byok.world_backup) wrote, as it returned it (C(<dest>/world-<world id>-<digest>)).
+    type: path
+    required: true
+  world_dir:
+    description:
+      - Where the world's files go. It must not exist, or be empty; its parent folder is created C(0700) when missing.
+  token_dir:
+    description:
+      - The SoftHSM2 token folder the token is restored into. Defaults to the C(directories.tokendir) of the SoftHSM2
+        configuration named by E(SOFTHSM2_CONF), or of C(/etc/softhsm/softhsm2.conf) when it is not set, as for
+        M(keyceremony.byok.world_backup).
+    type: path
+  admin_cards:
+    description:
+      - K or more cards of the world with their PINs. When given, the restore is finished only once they rebuild the
+        security officer PIN and it logs in to the restored token - the proof that the restored world is the one the
+        card holders hold, which the backup's unkeyed manifest alone cannot give.
+notes:
+  - Holds a lock beside O(world_dir) (C(.<name>.restore.lock) in its parent) so two restores never run at once.
+  - Check mode checks the backup and the places it would write to, and writes nothing.
+  - Only the SoftHSM2 file token store can be restored this way; a hardware HSM's world is restored with its vendor's
+    tools.
+seealso:
+  - module: keyceremony.byok.world_backup
+  - module: keyceremony.byok.security_world_info
+'''
+
+EXAMPLES = r'''
+- name: Restore the world from the safe's backup onto a new workstation, and prove two cards open it
+  keyceremony.byok.world_restore:
+    backup_dir: /media/backup/world-6ea92d1987a0678eb5913f539b88600a-3cab36bb03d7d330
+    world_dir: /var/lib/keyceremony/world
+    admin_cards:
+      - path: /media/card1/contoso.card
+        pin: "{{ card1_pin }}"
+      - path: /media/card3/contoso.card
+        pin: "{{ card3_pin }}"
+  environment:
+    SOFTHSM2_CONF: /var/lib/keyceremony/softhsm2.conf
+'''
+
+RETURN = r'''
+world_id:
+  description: The restored world's id.
+  returned: success
+  type: str
+  sample: 6ea92d1987a0678eb5913f539b88600a
+token_label:
+  description: The restored token's label.
+  returned: success
+  type: str
+  sample: contoso-world
+restored:
+  description: What was written (token folders by name, and V(world)); empty when all was in place.
+  returned: success
+  type: list
+  elements: str
+  sample: ["token 3f1c9a2e-...", "world"]
+keys:
+  description: Every key record of the world, with the fingerprint its key on the restored token has.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"key_name": "key_simple_contosokey", "spki_sha256": "9b1c6f3e..."}]
+cards_checked:
+  description: How many of O(admin_cards) rebuilt the security officer PIN that logged in (0 when none were given).
+  returned: success
+  type: int
+  sample: 2
+files:
+  description: How many files the backup holds.
+  returned: success
+  type: int
+  sample: 14
+'''
+
+import os
+from contextlib import contextmanager
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError, WorldError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, locked, read_json
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, Hsm
+from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyRecord, describe_key
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    ADMIN_CARDS_ARG, WORLD_ARGS, new_module, run, spec)
+from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext, recover_so_pin
+
+
+@contextmanager
+def nullcontext():
+    yield
+
+
+def _check_restored(p):
+    """Through the HSM: the token, the credential, every key against its record, and the cards when given."""
+    keys = []
+    with Hsm(p['pkcs11_module']) as hsm:
+        ctx = WorldContext(hsm, p['world_dir'])
+        with ctx.user_session() as session:
+            for name in sorted(os.listdir(ctx.world.dir)):
+                if not name.startswith('key_'):
+                    continue
+                rec = KeyRecord(ctx.world.dir, name).read()
+                desc = describe_key(session, rec['key_name'])
+                if desc is None or desc['spki_sha256'] != rec.get('spki_sha256'):
+                    raise HsmKeyError('the restored token\'s key %s %s, but its key record names fingerprint %s: the '
+                                      'backup\'s token and world do not belong together'
+                                      % (rec['key_name'], 'is missing' if desc is None else 'has fingerprint %s'
+                                         % desc['spki_sha256'], rec.get('spki_sha256')))
+                keys.append({'key_name': rec['key_name'], 'spki_sha256': desc['spki_sha256']})
+        cards = 0
+        if p['admin_cards']:
+            so_pin = recover_so_pin(ctx.world.dir, p['admin_cards'])
+            with hsm.session(ctx.token_label, login=SO, pin=so_pin, who='the security officer PIN rebuilt from the '
+                             'admin cards'):
+                cards = len(p['admin_cards'])
+        return ctx.descriptor, keys, cards
+
+
+def work(module):
+    p = module.params
+    backup = os.path.abspath(p['backup_dir'])
+    world_id, entries = _backup.read_manifest(backup)
+    token_dir = p['token_dir'] or _backup.softhsm_tokendir()
+    if not os.path.isdir(token_dir):
+        raise WorldError('the token folder %s does not exist; create it (mode 0700) or fix SOFTHSM2_CONF' % token_dir)
+    label = read_json(os.path.join(backup, 'world', 'world.json'), 'world descriptor in the backup').get('token_label')
+    parent = os.path.dirname(p['world_dir'])
+    if module.check_mode:
+        lock = nullcontext()
+    else:
+        ensure_private_dir(parent)
+        lock = locked(parent, '.%s.restore.lock' % os.path.basename(p['world_dir']))
+    with lock:
+        todo = _backup.restore_plan(backup, entries, p['world_dir'], token_dir)
+        if todo['tokens']:
+            with Hsm(p['pkcs11_module']) as hsm:
+                existing = hsm.find_token(label, required=False)
+            if existing is not None:
+                raise WorldError('a token labelled %r already exists (serial %s): a restore never writes over a token. '
+                                 'Restore onto a token folder (SOFTHSM2_CONF) that does not have it'
+                                 % (label, existing.serial))
+        restored = ['token %s' % t for t in todo['tokens']] + (['world'] if todo['world'] else [])
+        result = {'changed': bool(restored), 'world_id': world_id, 'token_label': label, 'restored': restored,
+                  'keys': [], 'cards_checked': 0, 'files': len(entries)}
+        if module.check_mode and restored:
+            return result
+        if not module.check_mode:
+            _backup.restore(backup, entries, p['world_dir'], token_dir, todo)
+        _descriptor, result['keys'], result['cards_checked'] = _check_restored(p)
+    return result
+
+
+def main():
+    module = new_module(spec(WORLD_ARGS, ADMIN_CARDS_ARG, backup_dir={'type': 'path', 'required': True},
+                             token_dir={'type': 'path'}))
+    module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
+    run(module, work, journal_as='world_restore', journal_needs_world=True,
+        journal_fields=('world_id', 'token_label', 'restored', 'keys', 'cards_checked', 'files'))
+
+
+if __name__ == '__main__':
+    main()
