@@ -92,7 +92,9 @@ def write_private_file(path, data, exclusive=False):
         data = data.encode('utf-8')
     folder = os.path.dirname(os.path.abspath(path))
     check_private_folder(folder, exclusive)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    prefix = '.%s.' % os.path.basename(path)
+    remove_stale_temporaries(folder, prefix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='%s%d.' % (prefix, os.getpid()), suffix='.tmp')
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, 'wb') as f:
@@ -116,6 +118,32 @@ def write_private_file(path, data, exclusive=False):
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
+
+
+def remove_stale_temporaries(folder, prefix='.'):
+    """Remove what writers killed mid-write left in ``folder``: ``.<name>.<pid>.<random>.tmp`` (of the files whose
+    temporaries start with ``prefix``) whose process is gone. A temporary of a writer still running is left alone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.startswith('.') and name.endswith('.tmp')):
+            continue
+        parts = name[:-len('.tmp')].rsplit('.', 2)
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+            continue  # its writer still runs (or the number was given to another process): leave it
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
 
 
 def _write_exclusive_nolink(path, data):

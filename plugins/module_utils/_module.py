@@ -15,7 +15,8 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import check_private_folder, ensure_private_dir
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
+    check_private_folder, ensure_private_dir, remove_stale_temporaries)
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal, public_options
 
 WORLD_ARGS = {
@@ -167,6 +168,12 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             journal = Journal(module.params['journal'])
         elif module.params.get('world_dir'):
             journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
+    if journal is not None:
+        # what a run killed before this one left: temporaries of its writes, an append cut off
+        for folder in set([os.path.dirname(journal.path), module.params.get('world_dir') or journal.path]):
+            if os.path.isdir(folder):
+                remove_stale_temporaries(folder)
+        journal.heal(name, public_options(module.argument_spec, module.params))
     try:
         result = work(module)
     except ByokError as e:

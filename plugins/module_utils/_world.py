@@ -410,6 +410,14 @@ def ensure_world(hsm, spec, check_mode=False):
     if world.exists():
         desc = world.descriptor()
         _compare_existing(spec, desc, hsm)
+        if world.pending():
+            # a run killed between writing the descriptor and removing the pending file: finish it
+            if check_mode:
+                return True, desc, ['remove %s left by a creation cut off at its end' % world.pending_path]
+            with world.changing():
+                if world.pending() and read_json(world.pending_path, 'unfinished world').get('world_id') == desc['world_id']:
+                    os.unlink(world.pending_path)
+                    return True, desc, ['remove %s left by a creation cut off at its end' % world.pending_path]
         return False, desc, []
     _check_card_entries(spec.cards, spec.n, creating=True)
     if check_mode:

@@ -170,16 +170,21 @@ def work(module):
                 names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
             # every run proves the copy under the quorum, also when nothing is to be made and in check mode
             modify_acls(ctx, so_pin, names, kek, state, original, check_mode=module.check_mode)
-            if todo and not module.check_mode:
+            record = KeyRecord(ctx.world.dir, names['copy'])
+            previous = record.read() if record.exists() else {}
+            # the record is written when the token changed, and also when a run killed after the token changed left
+            # it missing or without this KEK
+            record_todo = kek['kek_kid'] not in previous.get('trusted_keks', [])
+            if (todo or record_todo) and not module.check_mode:
                 with ctx.user_session() as session:
                     copy = describe_key(session, names['copy'])
-                record = KeyRecord(ctx.world.dir, names['copy'])
-                previous = record.read() if record.exists() else {}
                 rec = make_record(ctx.descriptor, copy, p['app_name'], 'xferacl_' + p['ident'],
                                   'transfer copy of ' + names['key'], 'module', adopted=False)
                 rec['copy_of'] = names['key']
                 rec['trusted_keks'] = sorted(set(previous.get('trusted_keks', [])) | set([kek['kek_kid']]))
                 record.write(rec)
+            if record_todo and not todo:
+                todo = ['record the transfer copy %s for KEK %s' % (names['copy'], kek['kek_kid'])]
     return {
         'changed': bool(todo),
         'key_name': names['key'],
