@@ -97,6 +97,7 @@ def test_independent_unwrap_with_cryptography(chain):
     assert hashlib.sha256(der).hexdigest() == chain.key['spki_sha256']
 
 
+@pytest.mark.bad_input
 def test_refusals_leave_the_tenant_token_unchanged(chain):
     tenant_b = _tenant(chain, 1)
     before = _token_keys(tenant_b)
@@ -105,6 +106,7 @@ def test_refusals_leave_the_tenant_token_unchanged(chain):
     assert _token_keys(tenant_b) == before
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('edit,msg', [
     (lambda p: p['header'].update(kid='BYOK-KEK-NA-1-0000000000000000'), 'the header was edited'),
     (lambda p: (p['header'].update(kid='BYOK-KEK-EU-1-x'), p['binding'].update(kek_kid='BYOK-KEK-EU-1-x'),
@@ -136,6 +138,7 @@ def _flip(chain, where, fix_hash):
     return _edit(chain.package_bytes, edit)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('where,fix_hash,msg', [
     (lambda n: 10, False, 'ciphertext does not match the signed binding'),
     (lambda n: 10, True, 'does not open with KEK'),
@@ -149,12 +152,14 @@ def test_bit_flips_are_refused(chain, where, fix_hash, msg):
     assert _token_keys(tenant) == before
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('cut', [2, 100, 2000])
 def test_truncated_files_are_refused(chain, cut):
     with pytest.raises(ByokError, match='not a complete transfer package'):
         _tenant(chain).receive(chain.package_bytes[:-cut])
 
 
+@pytest.mark.bad_input
 def test_truncated_ciphertext_is_refused(chain):
     def edit(p):
         ct = base64.urlsafe_b64decode(p['ciphertext'] + '=' * (-len(p['ciphertext']) % 4))[:300]
@@ -204,6 +209,7 @@ def test_software_parser_accepts_the_padding(trailing):
     assert _byok.pkcs8_from_kwp_payload(der + trailing) == der
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('trailing', [b'\0' * 8, b'\x01', b'\0\0\x01', b'AAAAAAAAAAAAAAAA'])
 def test_software_parser_refuses_anything_else(trailing):
     der = bytes([0x30, 0x82, 0x00, 0x03, 1, 2, 3])
@@ -211,6 +217,7 @@ def test_software_parser_refuses_anything_else(trailing):
         _byok.pkcs8_from_kwp_payload(der + trailing)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('payload', [b'', b'\x31\x01\x00', b'\x30\x85\x00\x00\x00\x00\x01', b'\x30\x10\x00'])
 def test_software_parser_refuses_malformed_der(payload):
     with pytest.raises(ByokError):

@@ -87,6 +87,7 @@ def test_a_shared_folder_is_never_made_private(tmp_path):
     assert not os.path.exists(str(shared / 'again'))
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('mode', [0o777, 0o770, 0o722])
 def test_a_folder_others_can_write_is_refused(tmp_path, mode):
     d = tmp_path / 'open'
@@ -100,6 +101,7 @@ def test_a_folder_others_can_write_is_refused(tmp_path, mode):
     assert os.listdir(str(d)) == [] and _files.file_mode(str(d)) == mode
 
 
+@pytest.mark.bad_input
 def test_private_dir_refuses_a_file(tmp_path):
     f = tmp_path / 'file'
     f.write_text('x')

@@ -59,6 +59,7 @@ def test_a_file_that_is_no_pkcs11_library(softhsm, tmp_path):
     assert 'cannot load PKCS#11 library %s' % fake in out.stdout
 
 
+@pytest.mark.bad_input
 def test_missing_softhsm_configuration(softhsm, monkeypatch, tmp_path):
     monkeypatch.setenv('SOFTHSM2_CONF', str(tmp_path / 'nowhere.conf'))
     with pytest.raises(HsmError, match='SOFTHSM2_CONF names a readable configuration') as e:
@@ -87,6 +88,7 @@ def test_found_by_label_across_reloads(softhsm):
     assert found.label == 'tok' and found.initialized and found.user_pin_initialized
 
 
+@pytest.mark.bad_input
 def test_wrong_pin_names_no_pin(token):
     with Hsm() as hsm:
         with pytest.raises(HsmError) as e:
@@ -126,6 +128,7 @@ def test_unsupported_mechanism(token):
     assert e.value.ckr == 'CKR_MECHANISM_INVALID'
 
 
+@pytest.mark.bad_input
 def test_duplicate_labels_are_refused(softhsm):
     with Hsm() as hsm:
         hsm.init_token(hsm.free_slot(), 'dup', SO_PIN)
@@ -134,6 +137,7 @@ def test_duplicate_labels_are_refused(softhsm):
             hsm.find_token('dup')
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('label', ['', 'x' * 33, ' padded'])
 def test_bad_token_labels(label):
     with pytest.raises(HsmError, match='token_label'):

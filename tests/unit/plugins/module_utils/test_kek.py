@@ -59,6 +59,7 @@ def test_a_good_toolset(keys):
     assert r['kek_kid'] == 'BYOK-KEK-NA-1-' + keys['kek'].hash[:16] and r['world_hash'] == 'w' * 64
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('bits,exponent,msg', [(1024, 65537, 'RSA 1024 with public exponent 65537'),
                                                 (2048, 3, 'RSA 2048 with public exponent 3')])
 def test_a_weak_kek_is_refused(keys, bits, exponent, msg):
@@ -80,6 +81,7 @@ def _certificate(keys, **statement):
     return dict(cert, certificate=_kek.signed(dict((k, v) for k, v in body.items() if v is not None), keys['root'].sign))
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('statement,msg', [
     ({'purpose': ['security-world-statement']}, 'not for kek-attestation'),
     ({'purpose': None}, 'not for kek-attestation'),
@@ -108,12 +110,14 @@ def test_root_hash_forms(keys):
         assert _kek.verify_toolset(kek, world, form)['result'] == 'SUCCESS'
 
 
+@pytest.mark.bad_input
 def test_sha1_root_hash_is_refused(keys):
     kek, world = toolset(keys)
     with pytest.raises(ByokError, match='SHA-1'):
         _kek.verify_toolset(kek, world, '59178a47 de508c3f 291277ee 184f46c4 f1d9c639')
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('value', ['', 'xyz', '12' * 31])
 def test_malformed_root_hash(keys, value):
     kek, world = toolset(keys)
@@ -121,6 +125,7 @@ def test_malformed_root_hash(keys, value):
         _kek.verify_toolset(kek, world, value)
 
 
+@pytest.mark.bad_input
 def test_wrong_pinned_root_hash(keys):
     kek, world = toolset(keys)
     with pytest.raises(_kek.KekPackageError) as e:
@@ -152,6 +157,7 @@ def test_exportable_kek(keys, change):
     assert e.value.check == 'KEK non-exportable' and '%s=%s' % list(change.items())[0] in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_edited_attestation_statement(keys):
     kek, world = toolset(keys)
     pkg = json.loads(kek.decode())
@@ -162,6 +168,7 @@ def test_edited_attestation_statement(keys):
     assert e.value.check == 'KEK attestation signature'
 
 
+@pytest.mark.bad_input
 def test_world_of_another_cloud(keys):
     kek, world = toolset(keys, world_of_world='x' * 64)
     with pytest.raises(_kek.KekPackageError) as e:
@@ -185,6 +192,7 @@ def test_regions_must_agree(keys):
     assert e.value.check == 'region'
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('which', [0, 1])
 def test_truncated_packages(keys, which):
     files = list(toolset(keys))

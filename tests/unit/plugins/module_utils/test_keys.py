@@ -126,6 +126,7 @@ def test_spki_fingerprint_matches_cryptography(tenant_key):
     assert hashlib.sha256(der).hexdigest() == desc['spki_sha256']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('args,msg', [
     (('EC', 2048, 65537, 'module'), 'tenant keys are RSA'),
     (('RSA', 2048, 65537, 'ocs'), 'only module protection is'),
@@ -143,6 +144,7 @@ def test_legacy_size_warns():
     assert _keys.check_key_spec('RSA', 4096, 65537, 'module') == []
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('app,ident', [('Simple', 'k'), ('simple', 'K1'), ('simple', 'a b'), ('simple', ''),
                                        ('simple', 'x' * 65), ('1app', 'k'), ('simple', '../x')])
 def test_refused_key_names(app, ident):

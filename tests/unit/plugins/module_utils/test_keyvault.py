@@ -60,6 +60,7 @@ def test_each_failed_check_is_named(kek_key, change, checks):
         assert 'check "%s" failed' % name in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_another_kek_than_the_pinned_one(kek_key):
     other = rsa.generate_private_key(65537, 2048)
     with pytest.raises(_keyvault.KekCheckError) as e:
@@ -101,6 +102,7 @@ def test_byok_round_trip_and_exact_fields():
     assert '=' not in doc['ciphertext'] and '+' not in doc['ciphertext'] and '/' not in doc['ciphertext']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('edit,msg', [
     (lambda d: d.update(binding={}), 'does not define: binding'),
     (lambda d: d.update(schema_version='2.0.0'), 'schema_version'),
@@ -119,6 +121,7 @@ def test_byok_refusals(edit, msg):
     assert msg in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_a_rehearsal_transfer_package_is_not_a_byok_file():
     with pytest.raises(_keyvault.KeyVaultFormatError) as e:
         _keyvault.parse_byok(b'{"schema_version": "1.0.0", "header": {}, "binding": {}, "binding_signature": {}}')
@@ -162,12 +165,14 @@ def test_the_client_needs_credentials():
     assert 'give either access_token' in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_an_even_exponent_is_refused_not_crashed(kek_key):
     with pytest.raises(_keyvault.KekCheckError) as e:
         _keyvault.check_kek(bundle(kek_key, e=_keyvault.uint_b64url(4)), pin(kek_key))
     assert e.value.checks == ['RSA public key'] and 'too small or even' in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_a_trailing_newline_is_not_a_key_identifier():
     with pytest.raises(_keyvault.KeyVaultFormatError):
         _keyvault.parse_kid(KID + '\n')

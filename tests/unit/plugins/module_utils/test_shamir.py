@@ -67,12 +67,14 @@ def test_a_share_off_the_polynomial_changes_the_result():
     assert _shamir.combine([shares[0], shares[1], bad]) != secret
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('k,n', [(0, 3), (4, 3), (1, 256)])
 def test_split_refuses_impossible_quorums(k, n):
     with pytest.raises(ValueError):
         _shamir.split(b'x', k, n)
 
 
+@pytest.mark.bad_input
 def test_combine_refuses_duplicate_and_mismatched_shares():
     shares = _shamir.split(b'abcdef', 2, 3)
     with pytest.raises(ValueError, match='twice'):

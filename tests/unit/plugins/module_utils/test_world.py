@@ -34,11 +34,13 @@ def test_any_k_cards_open_the_world(world, cards):
     assert _so_login_works(world.token_label, so_pin)
 
 
+@pytest.mark.bad_input
 def test_k_minus_one_cards_are_refused(world):
     with pytest.raises(CardError, match='1 administrator card\\(s\\) given; world .* needs 2 of its 3 cards'):
         recover_so_pin(world.dir, world.cards[:1])
 
 
+@pytest.mark.bad_input
 def test_the_same_card_twice_is_refused(world):
     with pytest.raises(CardError, match='are the same card \\(card 1\\) given twice'):
         recover_so_pin(world.dir, [world.cards[0], world.cards[0]])
@@ -51,6 +53,7 @@ def test_a_copied_card_is_the_same_card(world, tmp_path):
         recover_so_pin(world.dir, [world.cards[0], {'path': copy, 'pin': world.cards[0]['pin']}])
 
 
+@pytest.mark.bad_input
 def test_a_card_of_another_world_is_refused(make_world):
     a = make_world('wa')
     b = make_world('wb')
@@ -59,6 +62,7 @@ def test_a_card_of_another_world_is_refused(make_world):
     assert 'card 2 (%s) belongs to world %s, not to this world %s' % (b.cards[1]['path'], b.id, a.id) in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_a_wrong_card_pin_names_the_card(world):
     wrong = dict(world.cards[1], pin='not-the-pin')
     with pytest.raises(CardError) as e:
@@ -67,6 +71,7 @@ def test_a_wrong_card_pin_names_the_card(world):
     assert 'not-the-pin' not in str(e.value)
 
 
+@pytest.mark.bad_input
 def test_a_tampered_card_is_refused(world):
     path = world.cards[2]['path']
     card = json.load(open(path))
@@ -79,6 +84,7 @@ def test_a_tampered_card_is_refused(world):
         recover_so_pin(world.dir, [world.cards[0], world.cards[2]])
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'memory_cost': 3 * 1024 * 1024}, 'memory_cost=3145728 is outside 8..65536'),
     ({'memory_cost': 2 ** 32 - 1}, 'memory_cost=4294967295 is outside'),
@@ -103,6 +109,7 @@ def test_the_kdf_limits_cover_what_the_collection_writes():
         _crypto.check_kdf_params(kdf, params, b'\0' * 16)
 
 
+@pytest.mark.bad_input
 def test_a_card_renumbered_is_refused(world):
     # Even with a matching fingerprint list, the number is bound into the AEAD.
     path = world.cards[1]['path']
@@ -114,6 +121,7 @@ def test_a_card_renumbered_is_refused(world):
         recover_so_pin(world.dir, [world.cards[0], world.cards[1]])
 
 
+@pytest.mark.bad_input
 def test_a_missing_card_and_a_non_card(world, tmp_path):
     with pytest.raises(CardError, match='cannot be read'):
         recover_so_pin(world.dir, [world.cards[0], {'path': str(tmp_path / 'nothing'), 'pin': 'x' * 8}])
@@ -238,6 +246,7 @@ def test_interrupted_while_writing_cards(softhsm, tmp_path, monkeypatch):
     assert _so_login_works('crash', recover_so_pin(spec.world.dir, spec.cards[1:]))
 
 
+@pytest.mark.bad_input
 def test_unfinished_world_with_other_options_is_refused(softhsm, tmp_path, monkeypatch):
     spec = _crash_before_the_token(tmp_path, monkeypatch)
     other = WorldSpec(spec.world.dir, 'crash', '3/3', cards_for(tmp_path, 3), 'argon2id-aes256gcm')
@@ -245,6 +254,7 @@ def test_unfinished_world_with_other_options_is_refused(softhsm, tmp_path, monke
         ensure_world(hsm, other)
 
 
+@pytest.mark.bad_input
 def test_resume_with_a_wrong_pin_names_the_card(softhsm, tmp_path, monkeypatch):
     spec = _crash_before_the_token(tmp_path, monkeypatch)
     again = _spec(tmp_path)

@@ -25,6 +25,7 @@ def cli(*args):
     return out.returncode, out.stdout, out.stderr
 
 
+@pytest.mark.bad_input
 def test_init_refuses_an_existing_folder(tmp_path):
     (tmp_path / 't').mkdir()
     (tmp_path / 't' / 'precious').write_text('x')
@@ -33,6 +34,7 @@ def test_init_refuses_an_existing_folder(tmp_path):
     assert (tmp_path / 't' / 'precious').read_text() == 'x'
 
 
+@pytest.mark.bad_input
 def test_init_refuses_a_bad_tenant_id(tmp_path):
     code, out, err = cli('init', '--data-dir', str(tmp_path / 't'), '--tenant-id', 'contoso')
     assert code == 1 and 'is not a GUID' in err and not os.path.exists(str(tmp_path / 't'))
@@ -59,6 +61,7 @@ def test_credentials_go_to_a_private_file_not_to_stdout(tmp_path):
     assert os.stat(str(more)).st_mode & 0o777 == 0o600
 
 
+@pytest.mark.bad_input
 def test_unknown_region_and_missing_tenant(tmp_path):
     code, out, err = cli('toolset', '--data-dir', str(tmp_path), '--region', 'XX', '--out', str(tmp_path / 'o'))
     assert code == 2 and 'invalid choice' in err

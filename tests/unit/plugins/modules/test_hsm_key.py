@@ -72,6 +72,7 @@ def test_legacy_1024_warns(args):
     assert any('legacy AD RMS' in w for w in r.warnings)
 
 
+@pytest.mark.bad_input
 def test_same_ident_other_size_is_refused_and_key_kept(args):
     first = run_module(hsm_key, args)
     r = run_module(hsm_key, dict(args, size=3072))
@@ -79,6 +80,7 @@ def test_same_ident_other_size_is_refused_and_key_kept(args):
     assert run_module(hsm_key, args)['spki_sha256'] == first['spki_sha256']
 
 
+@pytest.mark.bad_input
 def test_same_ident_other_plain_name_is_refused(args):
     run_module(hsm_key, args)
     r = run_module(hsm_key, dict(args, plain_name='Another name'))
@@ -105,6 +107,7 @@ def test_existing_key_is_adopted(world, args):
     assert not run_module(hsm_key, adopt)['changed']
 
 
+@pytest.mark.bad_input
 def test_a_planted_key_is_not_adopted(world, args):
     # Whoever holds the user PIN imports a key they know, labelled as the tenant key, before the ceremony.
     with Hsm() as hsm:
@@ -142,6 +145,7 @@ def test_a_generated_key_stays_unchanged_and_not_imported(args):
     assert not again['changed'] and not again['adopted'] and again['imported'] == [] and not again.warnings
 
 
+@pytest.mark.bad_input
 def test_record_without_key_is_refused(world, args):
     r = run_module(hsm_key, args)
     os.rename(r['key_record'], r['key_record'] + '.saved')
@@ -152,6 +156,7 @@ def test_record_without_key_is_refused(world, args):
     assert refused.failed and 'has no key key_simple_third' in refused['msg']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'protect': 'ocs'}, 'only module protection is'),
     ({'ident': 'Bad Ident'}, 'ident'),

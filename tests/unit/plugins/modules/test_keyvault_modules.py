@@ -80,6 +80,7 @@ def test_keyvault_kek_rewrites_a_changed_file_and_refuses_another_key(kv, kek, t
     assert not os.path.exists(str(tmp_path / 'a-signing-key.kek.json'))
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'secret': 'wrong-secret'}, 'refused a token for client'),
     ({'vault_url': 'http://127.0.0.1:1'}, 'must be the vault\'s https:// origin'),
@@ -116,6 +117,7 @@ def test_keyvault_kek_verify_four_way(kv, kek):
         assert r['changed'] is False and r['result'] == 'SUCCESS' and r['kek_kid'] == kek['kid']
 
 
+@pytest.mark.bad_input
 def test_keyvault_kek_verify_refuses_another_pin_and_journals_it(kv, kek, tmp_path):
     journal = str(tmp_path / 'j.jsonl')
     r = run_module(keyvault_kek_verify, {'kek_file': kek['path'], 'kek_spki_sha256': '00' * 32, 'journal': journal})
@@ -144,6 +146,7 @@ def byok(kv, kek):
     return real.result
 
 
+@pytest.mark.bad_input
 def test_the_offline_side_refuses_a_kek_it_was_not_told_about(kv, kek, byok):
     r = run_module(key_acl, dict(offline_args(kv, kek), kek_spki_sha256='11' * 32, admin_cards=kv.cards[:2]))
     assert r.failed and 'check "fingerprint" failed' in r['msg']
@@ -234,6 +237,7 @@ def imported(kv, byok):
     return r.result
 
 
+@pytest.mark.bad_input
 def test_keyvault_byok_import_refusals(kv, byok, imported, tmp_path):
     r = run_module(keyvault_byok_import, import_args(kv, byok, name='rms-key', byok_file_sha256='00' * 32))
     assert r.failed and 'it changed on the way' in r['msg']
@@ -318,6 +322,7 @@ def test_tenant_key_uses_the_keyvault_key(kv, imported):
     assert_no_secret(real.raw, [kv.tenant['admin_password'], kv.conn['secret']])
 
 
+@pytest.mark.bad_input
 def test_tenant_key_refuses_what_rms_cannot_use(kv, kek, imported, tmp_path):
     from ansible_collections.keyceremony.byok.plugins.modules import tenant_key
     from ansible_collections.keyceremony.byok.tests.tenant.test_keyvault_sdk import software_byok
@@ -386,6 +391,7 @@ def test_tpd_import_with_the_keyvault_key(kv, imported, tmp_path):
     assert r.failed and 'does not permit' in r['msg']
 
 
+@pytest.mark.bad_input
 def test_a_file_holding_another_key_is_left_disabled(kv, kek, byok, tmp_path):
     """The import is disabled until the vault's key is known to be the one the offline workstation made."""
     from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import client_from_params

@@ -112,6 +112,7 @@ def test_tenant_key_info_four_way(served):
         assert r['active_key']['KeyIdentifier'] == r['possession']['key_identifier']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'admin_password': 'wrong-password'}, 'the user name or password is wrong (HTTP 401)'),
     ({'tenant_url': 'http://127.0.0.1:1'}, 'must be an https:// URL'),
@@ -123,6 +124,7 @@ def test_connection_refusals(served, change, msg):
     assert 'wrong-password' not in r.raw and PASSWORD not in r.raw
 
 
+@pytest.mark.bad_input
 def test_another_ca_is_refused(served, tmp_path):
     other = datadir.init(str(tmp_path / 'other'))
     r = run_module(tenant_info, dict(served.conn, ca_path=other['ca_path']))
@@ -134,6 +136,7 @@ def test_a_tenant_that_is_down(served):
     assert r.failed and 'cannot reach the tenant at' in r['msg'] and 'is running' in r['msg']
 
 
+@pytest.mark.bad_input
 def test_tenant_key_refusals(served, tmp_path):
     bad = tmp_path / 'truncated.byok'
     bad.write_bytes(open(served.package['path'], 'rb').read()[:300])

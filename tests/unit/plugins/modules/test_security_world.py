@@ -104,6 +104,7 @@ def test_a_moved_card_is_still_recognised(args, tmp_path):
     assert not r.failed and not r['changed']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'acs_quorum': '4/3'}, 'cannot exceed'),
     ({'acs_quorum': '0/3'}, 'at least 1'),
@@ -121,6 +122,7 @@ def test_refusals_change_nothing(args, change, msg):
         assert not [t for t in hsm.tokens() if t.initialized]
 
 
+@pytest.mark.bad_input
 def test_short_card_pin_is_refused(args):
     args['admin_cards'][1]['pin'] = 'q7Zx'
     r = run_module(security_world, args)

@@ -6,6 +6,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, security_world_info
 from ansible_collections.keyceremony.byok.tests.unit.helpers import assert_no_secret, four_way, run_module, secrets_of
 
@@ -30,6 +32,7 @@ def test_no_world_is_not_a_failure(softhsm, tmp_path):
     assert not r.failed and r['exists'] is False and r['token'] is None and r['keys'] == []
 
 
+@pytest.mark.bad_input
 def test_other_token_label_is_refused(world):
     r = run_module(security_world_info, {'world_dir': world.dir, 'token_label': 'other'})
     assert r.failed and 'is not the token of the world' in r['msg']

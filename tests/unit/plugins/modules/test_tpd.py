@@ -52,11 +52,13 @@ def test_a_software_tpd_opens():
     assert tpd['templates'][0]['name'] == 'Confidential'
 
 
+@pytest.mark.bad_input
 def test_wrong_password():
     with pytest.raises(ByokError, match='Trusted Publishing Domain data is corrupted'):
         _tpd.read_tpd(soft_tpd(), 'not-the-password')
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('old,new', [(b'Contoso AD RMS', b'Fabrikam AD RMS'),
                                      (b'CryptographicMode>2<', b'CryptographicMode>1<'),
                                      (b'Name="Confidential"', b'Name="Public"')])
@@ -80,6 +82,7 @@ def test_embedded_key_must_match_the_slc():
         _tpd.read_tpd(soft_tpd(pkcs8=pkcs8, spki=other_spki), PASSWORD)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('memory', [b'3145728', b'4294967295'])
 def test_a_tpd_cannot_choose_what_opening_it_costs(memory):
     # 3 GiB of Argon2id took 11 s and 3 GiB of RAM; 2^32-1 made the service answer 500
@@ -94,6 +97,7 @@ def test_a_tpd_cannot_choose_what_opening_it_costs(memory):
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-le', 'utf-32'])
 def test_entities_are_refused_in_any_encoding(encoding):
     # a byte-substring test for "<!ENTITY" let a UTF-16 document through
@@ -112,6 +116,7 @@ def test_a_tpd_is_read_in_utf16_too(encoding):
     assert _tpd.read_tpd(text.encode(encoding), PASSWORD) == _tpd.read_tpd(data, PASSWORD)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('data,msg', [(b'<TrustedPublishingDomain', 'not well-formed XML'),
                                       (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', 'DTD'),
                                       (b'<other/>', 'not a trusted publishing domain export')])
@@ -130,6 +135,7 @@ def tenants(tmp_path_factory):
     return datadir.Tenant(a['data_dir'], TENANT_A), datadir.Tenant(a['data_dir'], TENANT_B)
 
 
+@pytest.mark.bad_input
 def test_the_tenant_refuses_a_kdf_bomb_and_an_entity_before_storing(tenants):
     tenant = tenants[1]
     bomb = re.sub(rb'Memory="\d+"', b'Memory="4294967295"', soft_tpd('31111111-2222-4333-8444-555555555555'))
@@ -169,6 +175,7 @@ def test_hsm_tpd_needs_its_package(tenants):
     assert tenant.service.store.tpd(TENANT_A, '31111111-2222-4333-8444-555555555555') is None
 
 
+@pytest.mark.bad_input
 def test_hsm_tpd_with_a_package_for_another_tenant(tenants):
     tenant = tenants[0]
     key = rsa.generate_private_key(65537, 2048)
@@ -247,6 +254,7 @@ def test_tpd_export_four_way(migration):
         assert_no_secret(r.raw, [PASSWORD])
 
 
+@pytest.mark.bad_input
 def test_tpd_export_refuses_a_mode_that_does_not_fit(migration):
     r = run_module(tpd_export, dict(_export(migration, 'adrms2012', 'b1111111-2222-4333-8444-555555555555'),
                                     cryptographic_mode=2))
@@ -288,6 +296,7 @@ def test_the_hsm_to_hsm_migration(migration):
         assert_no_secret(r.raw, [PASSWORD, ADMIN])
 
 
+@pytest.mark.bad_input
 def test_tpd_import_refusals(migration):
     m = migration
     first = run_module(tpd_export, _export(m, 'adrms2019', 'd1111111-2222-4333-8444-555555555555')).result

@@ -56,16 +56,19 @@ def test_verify_four_way(tenant):
         assert r['root_hash_grouped'] == info['root_hash_grouped']
 
 
+@pytest.mark.bad_input
 def test_verify_wrong_root_hash(tenant):
     r = run_module(kek_package_verify, dict(tenant[1], root_hash='ab' * 32))
     assert r.failed and 'KEK package check "root" failed' in r['msg']
 
 
+@pytest.mark.bad_input
 def test_verify_names_missing_files(tenant, tmp_path):
     r = run_module(kek_package_verify, dict(tenant[1], security_world_package=str(tmp_path / 'nope')))
     assert r.failed and 'cannot read the security-world package' in r['msg']
 
 
+@pytest.mark.bad_input
 def test_a_journal_in_a_shared_folder_leaves_the_folder_alone(tenant, tmp_path):
     shared = tmp_path / 'tmp'
     shared.mkdir()
@@ -115,6 +118,7 @@ def test_key_acl_any_two_cards(keyed_world, tenant):
     assert not r.failed and r['changed']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('cards,msg', [
     (lambda w: w.cards[:1], '1 administrator card(s) given; world'),
     (lambda w: [w.cards[0], dict(w.cards[1], pin='wrong-pin-00')], 'wrong card PIN'),
@@ -129,6 +133,7 @@ def test_key_acl_card_refusals_leave_the_token_alone(keyed_world, tenant, cards,
     assert _token_objects(keyed_world) == before
 
 
+@pytest.mark.bad_input
 def test_key_acl_refuses_a_bad_kek_package_and_an_unknown_key(keyed_world, tenant, tmp_path):
     before = _token_objects(keyed_world)
     r = run_module(key_acl, dict(_acl_args(keyed_world, tenant[1]), root_hash='cd' * 32))
@@ -156,6 +161,7 @@ def _plant_copy(world, with_primes, ident='contosokey'):
                 plant_private_key(s, 'key_simple_xferacl_' + ident, numbers=(n, e, d), **look)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('with_primes', [False, True])
 def test_key_acl_refuses_a_planted_copy_before_making_anything(keyed_world, tenant, with_primes):
     _plant_copy(keyed_world, with_primes)
@@ -226,6 +232,7 @@ def test_transfer_package_four_way(chain, tmp_path):
         assert_no_secret(r.raw, secrets_of(w))
 
 
+@pytest.mark.bad_input
 def test_existing_package_for_another_tenant_is_never_overwritten(chain):
     c = chain[0]
     r = run_module(transfer_package, dict(c.package_args, tenant_id='9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'))
@@ -269,6 +276,7 @@ def test_a_foreign_file_is_never_overwritten(chain, tmp_path):
     assert (dest / 'KeyTransferPackage-ContosoBYOK.byok').read_text() == 'someone else\'s file'
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('change,msg', [
     ({'tenant_id': 'contoso'}, 'is not a GUID'),
     ({'key_friendly_name': '../escape'}, 'key_friendly_name'),

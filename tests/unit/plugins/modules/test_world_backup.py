@@ -9,6 +9,8 @@ __metaclass__ = type
 import os
 import subprocess
 
+import pytest
+
 from ansible_collections.keyceremony.byok.plugins.modules import hsm_key, security_world_info, world_backup
 from ansible_collections.keyceremony.byok.tests.unit.helpers import four_way, held_back_by_the_world_lock, run_module
 
@@ -35,6 +37,7 @@ def test_four_way_and_a_new_backup_when_the_world_changes(world, tmp_path):
                                                                   os.path.basename(newer['backup_dir'])])
 
 
+@pytest.mark.bad_input
 def test_a_damaged_backup_is_reported(world, tmp_path):
     args = {'world_dir': world.dir, 'dest': str(tmp_path / 'backup')}
     real = run_module(world_backup, args)

@@ -82,6 +82,7 @@ def test_the_disaster_recovery_drill(backed_up, softhsm, tmp_path, monkeypatch):
     assert got['spki_sha256'] == key['spki_sha256']
 
 
+@pytest.mark.bad_input
 def test_one_byte_of_one_file_and_nothing_is_written(backed_up, softhsm, tmp_path, monkeypatch):
     world, _key, backup = backed_up
     fresh, world_dir = _fresh_workstation(tmp_path, monkeypatch)
@@ -100,6 +101,7 @@ def test_one_byte_of_one_file_and_nothing_is_written(backed_up, softhsm, tmp_pat
     assert not run_module(world_restore, {'backup_dir': backup['backup_dir'], 'world_dir': world_dir}).failed
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('tamper,msg', [
     (lambda b: open(os.path.join(b, 'world', 'extra'), 'w').write('x'), 'files its manifest does not list (world/extra)'),
     (lambda b: os.unlink(os.path.join(b, 'world', 'key_simple_contosokey')), 'lacks world/key_simple_contosokey'),
@@ -116,6 +118,7 @@ def test_a_tampered_backup_is_refused_naming_the_file(backed_up, tmp_path, monke
     assert not os.path.exists(world_dir) and os.listdir(fresh.tokendir) == []
 
 
+@pytest.mark.bad_input
 def test_a_renamed_or_rewritten_backup_is_refused(backed_up, tmp_path, monkeypatch):
     world, _key, backup = backed_up
     _fresh, world_dir = _fresh_workstation(tmp_path, monkeypatch)
@@ -127,6 +130,7 @@ def test_a_renamed_or_rewritten_backup_is_refused(backed_up, tmp_path, monkeypat
     assert r.failed and 'is not a folder world_backup wrote' in r['msg']
 
 
+@pytest.mark.bad_input
 def test_never_over_an_existing_world_or_token(backed_up, softhsm, tmp_path):
     world, _key, backup = backed_up
     # the same workstation, unchanged since the backup: it holds exactly the backup, nothing is written
@@ -162,6 +166,7 @@ def test_a_restore_cut_off_before_the_world_is_finished_by_the_next_run(backed_u
     assert not os.path.exists(os.path.join(os.path.dirname(world_dir), _backup.PARTIAL + 'world'))
 
 
+@pytest.mark.bad_input
 def test_wrong_cards_leave_the_restored_world_unproved(backed_up, softhsm, tmp_path, monkeypatch, make_world):
     world, _key, backup = backed_up
     _lose_the_workstation(world, softhsm)
