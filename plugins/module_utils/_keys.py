@@ -440,6 +440,7 @@ def prove_copy(session, session_key, names, original):
                           % (names['copy'], e.ckr, names['key']))
     try:
         challenge = os.urandom(32)
+        reason = None
         try:
             signature = session.sign('proving the transfer copy %s' % names['copy'], probe, challenge, pss_sha256())
         except HsmError as e:
@@ -449,6 +450,6 @@ def prove_copy(session, session_key, names, original):
             raise HsmKeyError('the transfer copy %s has the public key of %s but its private half is not that key\'s '
                               '(it fails the pairwise-consistency test%s): someone with the user PIN planted it. Do '
                               'not package it; investigate, then make the world anew from a trusted backup'
-                              % (names['copy'], names['key'], '' if signature is not None else ': ' + reason))
+                              % (names['copy'], names['key'], ': ' + reason if reason else ''))
     finally:
         session.destroy('removing the proved copy', probe)

@@ -288,8 +288,8 @@ def main():
         adopt_imported={'type': 'bool', 'default': False},
     ))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='hsm_key', journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record',
-                                                              'adopted', 'imported'))
+    run(module, work, journal_as='hsm_key',
+        journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record', 'adopted', 'imported'))
 
 
 if __name__ == '__main__':

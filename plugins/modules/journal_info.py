@@ -18,7 +18,7 @@ description:
   - The hash chain has no key. It detects accidental damage and edits by anyone who cannot rewrite the whole file (and
     its head file); someone who can rewrite both can make a forged journal that is intact. What makes a journal
     tamper-evident is the head hash the witnesses read aloud and sign at the end of the transcript (RV(head_grouped)
-    and RV(head_words)): give it later as O(expect_head), and the module fails when the journal no longer leads to it.
+    and RV(head_words)); given later as O(expect_head), and the module fails when the journal no longer leads to it.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -34,7 +34,7 @@ options:
     description:
       - The head signed on a witness sheet, as 64 hex digits in any grouping or case (RV(head_grouped)) or as its 32
         PGP words (RV(head_words)).
-      - The module fails unless the chain is intact and one of its records has this hash: records appended since the
+      - The module fails unless the chain is intact and one of its records has this hash; records appended since the
         sheet was signed are fine, a journal rewritten since (or another journal) is not. RV(expect_head_record)
         says which record it is.
     type: str

@@ -28,7 +28,7 @@ description:
     trusted key.
   - Afterwards M(keyceremony.byok.transfer_package) can package the copy without cards, as in the vendor's
     procedure, and only for KEKs trusted here.
-  - Every run, under the quorum, proves that the copy's private half is the key's before anything trusts it: the copy
+  - Every run, under the quorum, proves that the copy's private half is the key's before anything trusts it; the copy
     is wrapped under the trusted session key and unwrapped as a session object that may sign, which signs a fresh
     random challenge that the key's public half must verify. A copy planted by someone holding the user PIN (the
     key's modulus with another private exponent, labelled as the copy) is refused, named, and never packaged.

@@ -22,7 +22,7 @@ description:
   - Idempotent; an existing file for the same TPD and key gives C(changed=false), anything else there is never
     overwritten.
 requirements:
-  - defusedxml (the TPD export is parsed with it: no DTD, entity or external reference, in any encoding)
+  - defusedxml (the TPD export is parsed with it, refusing DTDs, entities and external references in any encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

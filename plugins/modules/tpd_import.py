@@ -24,7 +24,7 @@ description:
     key size that disagree, an embedded key that does not match the SLC, an HSM key package whose key does not match
     the SLC, a package for another tenant.
 requirements:
-  - defusedxml (the TPD export is parsed with it: no DTD, entity or external reference, in any encoding)
+  - defusedxml (the TPD export is parsed with it, refusing DTDs, entities and external references in any encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

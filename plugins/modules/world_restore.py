@@ -19,7 +19,7 @@ description:
     world id. One byte changed anywhere is refused, naming the file, with nothing written.
   - Restores the world's token folder(s) into the SoftHSM2 token folder and the world's files into O(world_dir), each
     built beside its place under a temporary name and renamed when whole; the world folder comes last. It never writes
-    over an existing world or token: a O(world_dir) that is not empty or a token folder (or a token with the world's
+    over an existing world or token; a O(world_dir) that is not empty or a token folder (or a token with the world's
     label) that exists is refused - unless it holds exactly this backup's files, which is a restore done before (then
     C(changed=false)), perhaps cut off before its last step (then the rest is done).
   - Then checks the restored world through the HSM - the token is found by label with the world's serial, the module

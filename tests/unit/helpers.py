@@ -46,6 +46,7 @@ def copy_object(hsm, session, handle):
     import ctypes
     from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import ckr_name
     lib = ctypes.CDLL(hsm.module_path)  # the library already loaded: the same process state
+
     class Attribute(ctypes.Structure):
         _fields_ = [('type', ctypes.c_ulong), ('value', ctypes.c_void_p), ('length', ctypes.c_ulong)]
     lib.C_CopyObject.restype = ctypes.c_ulong

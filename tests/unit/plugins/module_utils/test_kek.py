@@ -60,8 +60,8 @@ def test_a_good_toolset(keys):
 
 
 @pytest.mark.bad_input
-@pytest.mark.parametrize('bits,exponent,msg', [(1024, 65537, 'RSA 1024 with public exponent 65537'),
-                                                (2048, 3, 'RSA 2048 with public exponent 3')])
+@pytest.mark.parametrize('bits,exponent,msg', [
+    (1024, 65537, 'RSA 1024 with public exponent 65537'), (2048, 3, 'RSA 2048 with public exponent 3')])
 def test_a_weak_kek_is_refused(keys, bits, exponent, msg):
     weak = SoftKey(bits)
     if exponent != 65537:

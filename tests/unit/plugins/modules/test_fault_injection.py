@@ -173,9 +173,9 @@ def test_killed_at_ten_points_a_rerun_ends_as_an_uninterrupted_run(name, toolset
     survived = []
     for point in points:
         scene.reset(snap)
-        code, _ = _run(module, args, scene.base, kill_at=point)
+        code = _run(module, args, scene.base, kill_at=point)[0]
         assert code == -9, 'step %d of %d: the module was not killed (exit %s)' % (point, steps, code)
-        _, again = _run(module, args, scene.base)
+        again = _run(module, args, scene.base)[1]
         assert not again.get('failed'), again.get('msg')
         got = scene.state()
         assert got['objects'] == want['objects'], 'killed at step %d of %d: %s' % (point, steps, again)
