@@ -32,15 +32,21 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS, group_hash
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import possession_message
 from ansible_collections.keyceremony.byok.tenant import keyvault
-from ansible_collections.keyceremony.byok.tenant.store import key_view
+from ansible_collections.keyceremony.byok.tenant.limits import Busy, FailureLimiter, Limits, TooMany
+from ansible_collections.keyceremony.byok.tenant.store import key_view, well_formed_token
 
 API = '/api/v1'
 MAX_BODY = 10 * 1024 * 1024
+# Connect and the token endpoint carry a few short fields: a larger body is refused before it is parsed
+MAX_SIGN_IN_BODY = 64 * 1024
+MAX_PASSWORD = 1024  # bytes (UTF-8) of a password; a longer one is refused before it is hashed
+# sign-ins waiting for a password hash, past which they get 429 (Connect's: a fleet's workstations connect at once)
+HASHES_WAITING = {'connect': 64, 'token': 16}
 
 
 class ConnectRequest(BaseModel):
     user: str = Field(..., min_length=1, max_length=256)
-    password: str = Field(..., min_length=1, max_length=1024)
+    password: str = Field(..., min_length=1, max_length=1024, description='At most 1024 bytes in UTF-8')
 
 
 class Session(BaseModel):
@@ -88,11 +94,16 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _sign_in_path(path):
+    return path == API + '/connect' or path.endswith('/oauth2/v2.0/token')
+
+
 class BodyLimit(object):
-    """Refuse bodies over MAX_BODY with 413 before the application sees them.
+    """Refuse bodies over MAX_BODY (MAX_SIGN_IN_BODY for Connect and the token endpoint) with 413 before the
+    application sees them.
 
     A declared Content-Length is judged at once; a body without one (chunked) is read here,
-    at most MAX_BODY, and handed on whole. (FastAPI turns any error raised while it reads a body
+    at most the limit, and handed on whole. (FastAPI turns any error raised while it reads a body
     into a 400, so the limit cannot be enforced from inside.)
     """
 
@@ -102,10 +113,11 @@ class BodyLimit(object):
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http':
             return await self.app(scope, receive, send)
+        limit = MAX_SIGN_IN_BODY if _sign_in_path(scope.get('path', '')) else MAX_BODY
         length = dict(scope.get('headers') or []).get(b'content-length')
         if length is not None:
-            if not length.isdigit() or int(length) > MAX_BODY:
-                return await _too_large(send)
+            if not length.isdigit() or int(length) > limit:
+                return await _too_large(send, limit)
             return await self.app(scope, receive, send)
         body, more = [], True
         size = 0
@@ -114,8 +126,8 @@ class BodyLimit(object):
             if message['type'] != 'http.request':
                 return await self.app(scope, receive, send)
             size += len(message.get('body', b''))
-            if size > MAX_BODY:
-                return await _too_large(send)
+            if size > limit:
+                return await _too_large(send, limit)
             body.append(message.get('body', b''))
             more = message.get('more_body', False)
         replayed = {'done': False}
@@ -128,18 +140,40 @@ class BodyLimit(object):
         return await self.app(scope, replay, send)
 
 
-async def _too_large(send):
-    body = b'{"error": "the request body is larger than 10 MB"}'
+async def _too_large(send, limit):
+    body = json.dumps({'error': 'the request body is larger than %s' % (
+        '%d MB' % (limit // (1024 * 1024)) if limit >= 1024 * 1024 else '%d KiB' % (limit // 1024))}).encode()
     await send({'type': 'http.response.start', 'status': 413,
                 'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]})
     await send({'type': 'http.response.body', 'body': body})
 
 
-def create_app(service, session_ttl=3600):
+def _client_address(request):
+    return request.client.host if request.client else ''
+
+
+def create_app(service, session_ttl=3600, limits=None):
+    """The tenant API; ``limits`` (a limits.Limits) bounds failed sign-ins, on Connect and on the token endpoint
+    each: by default 5 per user name (or client ID) and 20 per client address in a sliding 15 minutes."""
     app = FastAPI(title='keyceremony.byok rehearsal tenant', version='1',
                   description='The cloud side of a BYOK ceremony: tenant configuration, BYOK toolset, keys, TPD import.')
     app.add_middleware(BodyLimit)
-    keyvault.dummy_hash()  # made now, so that the first unknown client of the token endpoint costs what every other does
+    # made now, so that the first unknown user of Connect or client of the token endpoint costs what every other does
+    keyvault.dummy_hash()
+    limits = limits or Limits()
+    app.state.sign_in_limits = {'connect': FailureLimiter(limits), 'token': FailureLimiter(limits)}
+    # one password hash (Argon2id, 19 MiB) per request, off the event loop that serves both listeners, at most two at
+    # a time for Connect and two for the token endpoint; requests wait on the event loop, not in the thread pool, and
+    # past HASHES_WAITING get a 429 (made on first use: a CapacityLimiter belongs to the running event loop)
+    hashing = {}
+
+    def hashing_limiter(kind):
+        if kind not in hashing:
+            hashing[kind] = anyio.CapacityLimiter(2)
+        return hashing[kind]
+
+    def hashing_busy(kind):
+        return hashing_limiter(kind).statistics().tasks_waiting >= HASHES_WAITING[kind]
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc):
@@ -157,7 +191,8 @@ def create_app(service, session_ttl=3600):
     def session(authorization: Optional[str] = Header(None)):
         if not authorization or not authorization.startswith('Bearer '):
             raise HTTPException(401, 'Connect first: this call needs "Authorization: Bearer <token>"')
-        row = service.store.session(authorization[7:].strip())
+        token = authorization[7:].strip()
+        row = service.store.session(token) if well_formed_token(token) else None
         if row is None:
             raise HTTPException(401, 'the session token is not known to this tenant service; Connect again')
         if row['revoked']:
@@ -179,16 +214,48 @@ def create_app(service, session_ttl=3600):
     def health():
         return {'status': 'ok'}
 
-    @app.post(API + '/connect', response_model=Session, summary='Connect-AadrmService')
-    def connect(body: ConnectRequest):
-        admin = service.store.admin(body.user)
-        # the same answer for an unknown user and a wrong password
-        if admin is None or not verify_password(body.password, admin['password_hash']):
-            raise HTTPException(401, 'the user name or password is wrong')
+    def sign_in(user, password):
+        """A new session for the administrator, or None; one password hash whether the user exists or not."""
+        admin = service.store.admin(user)
+        good = verify_password(password, admin['password_hash'] if admin else keyvault.dummy_hash()) and admin is not None
+        if not good:
+            return None
         token = secrets.token_urlsafe(32)
         expires = (_now() + datetime.timedelta(seconds=session_ttl)).strftime('%Y-%m-%dT%H:%M:%SZ')
         service.store.open_session(token, admin['user'], admin['tenant_id'], expires)
         return {'token': token, 'tenant_id': admin['tenant_id'], 'user': admin['user'], 'expires': expires}
+
+    @app.post(API + '/connect', response_model=Session, summary='Connect-AadrmService',
+              responses={401: {'description': 'The user name or password is wrong (the same answer for both)'},
+                         429: {'description': 'Too many failed Connect attempts for this user name (5 in 15 minutes) '
+                                              'or from this address (20): no attempt is checked, not even a right '
+                                              'password, until the time in Retry-After (seconds) and in the body\'s '
+                                              'retry_at'}})
+    async def connect(body: ConnectRequest, request: Request):
+        if len(body.password.encode('utf-8', 'surrogatepass')) > MAX_PASSWORD:
+            raise HTTPException(400, 'the password is longer than %d bytes (UTF-8): send the administrator\'s '
+                                     'password' % MAX_PASSWORD)
+        limiter = app.state.sign_in_limits['connect']
+        try:
+            if hashing_busy('connect'):
+                raise Busy()
+            attempt = await limiter.admit(body.user, _client_address(request))
+        except TooMany as e:
+            return JSONResponse({'error': e.describe('Connect attempts'), 'retry_after': e.retry_after,
+                                 'retry_at': e.retry_at}, status_code=429, headers={'Retry-After': str(e.retry_after)})
+        except Busy:
+            return JSONResponse({'error': 'too many Connect attempts at once; retry in a second', 'retry_after': 1},
+                                status_code=429, headers={'Retry-After': '1'})
+        ok = None  # stays None if the server fails: that is no failure of the client's
+        try:
+            got = await anyio.to_thread.run_sync(sign_in, body.user, body.password, limiter=hashing_limiter('connect'))
+            ok = got is not None
+        finally:
+            limiter.done(attempt, ok)
+        if got is None:
+            # the same answer for an unknown user and a wrong password
+            raise HTTPException(401, 'the user name or password is wrong')
+        return got
 
     @app.post(API + '/disconnect', summary='Disconnect-AadrmService: revoke the session token')
     def disconnect(authorization: Optional[str] = Header(None), row=Depends(session)):
@@ -301,8 +368,6 @@ def create_app(service, session_ttl=3600):
 
     # ------------------------------------------------------------ Azure AD, for the rehearsal's Key Vault
 
-    hashing = {'limiter': None}
-
     def known_tenant(tenant_id):
         if service.store.tenant(tenant_id) is None:
             return JSONResponse({'error': 'invalid_tenant', 'error_description': 'Tenant %r not found here.'
@@ -314,16 +379,32 @@ def create_app(service, session_ttl=3600):
         refused = known_tenant(tenant_id)
         if refused is not None:
             return refused
-        # one password hash (Argon2id, 19 MiB) per request, off the event loop that serves both listeners, at most
-        # two at a time; requests wait on the event loop, not in the thread pool, and past 16 waiting get a 429
-        if hashing['limiter'] is None:
-            hashing['limiter'] = anyio.CapacityLimiter(2)
-        if hashing['limiter'].statistics().tasks_waiting >= 16:
+        if hashing_busy('token'):
             return JSONResponse({'error': 'temporarily_unavailable', 'error_description': 'Too many token requests at '
                                  'once; retry in a second.'}, status_code=429, headers={'Retry-After': '1'})
-        body = await request.body()
-        status, body = await anyio.to_thread.run_sync(keyvault.issue_token, service.store, tenant_id, body,
-                                                      limiter=hashing['limiter'])
+        form, refusal = keyvault.token_request(await request.body())
+        if refusal is not None:
+            return JSONResponse(refusal[1], status_code=refusal[0], headers={'Cache-Control': 'no-store'})
+        limiter = app.state.sign_in_limits['token']
+        try:
+            attempt = await limiter.admit(form.get('client_id', ''), _client_address(request))
+        except TooMany as e:
+            status, body = keyvault.token_error(429, 'temporarily_unavailable',
+                                                'T%s.' % e.describe('sign-ins', 'client')[1:])
+            body.update(retry_after=e.retry_after, retry_at=e.retry_at)
+            return JSONResponse(body, status_code=status, headers={'Retry-After': str(e.retry_after),
+                                                                   'Cache-Control': 'no-store'})
+        except Busy:
+            return JSONResponse({'error': 'temporarily_unavailable', 'error_description': 'Too many token requests '
+                                 'for this client at once; retry in a second.'}, status_code=429,
+                                headers={'Retry-After': '1'})
+        ok = None
+        try:
+            status, body = await anyio.to_thread.run_sync(keyvault.issue_token, service.store, tenant_id, form,
+                                                          limiter=hashing_limiter('token'))
+            ok = status != 401
+        finally:
+            limiter.done(attempt, ok)
         return JSONResponse(body, status_code=status, headers={'Cache-Control': 'no-store'})
 
     @app.get('/{tenant_id}/v2.0/.well-known/openid-configuration', include_in_schema=False)
@@ -455,7 +536,9 @@ def _address(listen, option):
 def _bound(address, option):
     import socket
     host, port = address
-    sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
+    # IPPROTO_TCP named, so that asyncio sets TCP_NODELAY on the accepted connections (it checks the protocol): without
+    # it, Nagle and the client's delayed ACK hold every answer's body back 40 ms
+    sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -466,13 +549,13 @@ def _bound(address, option):
     return sock
 
 
-def serve(service, listen, session_ttl=3600, keyvault_listen=None):
+def serve(service, listen, session_ttl=3600, keyvault_listen=None, limits=None):
     """The tenant API on ``listen``; with ``keyvault_listen`` also the rehearsal's Key Vault, at the root of that
     origin (Key Vault's key identifiers have no path prefix), from the same process and TLS certificate."""
     import uvicorn
     main = _address(listen, '--listen')
     sockets = [_bound(main, '--listen')]
-    app = create_app(service, session_ttl)
+    app = create_app(service, session_ttl, limits)
     if keyvault_listen:
         kv = _address(keyvault_listen, '--keyvault-listen')
         sockets.append(_bound(kv, '--keyvault-listen'))

@@ -11,12 +11,15 @@
     byok-tenant toolset     --data-dir DIR [--tenant-id GUID] --region NA --out OUT
     byok-tenant receive     --data-dir DIR [--tenant-id GUID] --package FILE
     byok-tenant serve       --data-dir DIR [--listen 127.0.0.1:8443] [--keyvault-listen 127.0.0.1:8444] [--session-ttl 3600]
+                            [--login-failures-per-user 5] [--login-failures-per-address 20] [--login-failure-window 900]
+    byok-tenant status      --data-dir DIR [--pid-file DIR.pid]
+    byok-tenant stop        --data-dir DIR [--pid-file DIR.pid] [--timeout 30]
     byok-tenant openapi
 
 Every command but serve prints one JSON object on success; a refusal prints one line on stderr
-and exits 1. The administrator's password and the Key Vault application's client secret are
-printed by init and add-tenant, this once only; with --credentials FILE they are written to FILE
-(0600, atomically) instead, and not printed.
+and exits 1; status exits 3 when the service is not running. The administrator's password and
+the Key Vault application's client secret are printed by init and add-tenant, this once only;
+with --credentials FILE they are written to FILE (0600, atomically) instead, and not printed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -71,6 +74,21 @@ def parser():
     c.add_argument('--keyvault-listen', help='also serve the rehearsal\'s Azure Key Vault on address:port (for example '
                                              '127.0.0.1:8444), at the root of that origin')
     c.add_argument('--session-ttl', type=int, default=3600, help='seconds a Connect session lasts (default 3600)')
+    c.add_argument('--login-failures-per-user', type=int, default=5, metavar='N',
+                   help='failed sign-ins a user name (or Key Vault client ID) may have in the window (default 5)')
+    c.add_argument('--login-failures-per-address', type=int, default=20, metavar='N',
+                   help='failed sign-ins a client address may have in the window (default 20)')
+    c.add_argument('--login-failure-window', type=int, default=900, metavar='SECONDS',
+                   help='the sliding window of those limits (default 900, 15 minutes)')
+    for name, text in (('status', 'whether the pid file names the byok-tenant serve of this data folder (exit 0) '
+                                  'or not (exit 3)'),
+                       ('stop', 'stop the byok-tenant serve the pid file names, only if it is the one of this data '
+                                'folder; a stale pid file is removed and nothing is signalled')):
+        c = sub.add_parser(name, help=text)
+        c.add_argument('--data-dir', required=True)
+        c.add_argument('--pid-file', help='default: <data dir>.pid, where the rehearsal_tenant role writes it')
+        if name == 'stop':
+            c.add_argument('--timeout', type=int, default=30, help='seconds to wait for it to stop (default 30)')
     sub.add_parser('openapi', help='print the API description (OpenAPI 3)')
     return p
 
@@ -83,6 +101,12 @@ def run(args):
     if args.command == 'openapi':
         from ansible_collections.keyceremony.byok.tenant import api
         return api.create_app(None).openapi()
+    if args.command in ('status', 'stop'):
+        from ansible_collections.keyceremony.byok.tenant import process
+        pid_file = args.pid_file or process.default_pid_file(args.data_dir)
+        if args.command == 'status':
+            return process.status(args.data_dir, pid_file)
+        return process.stop(args.data_dir, pid_file, args.timeout)
     service = datadir.Service(args.data_dir, args.pkcs11_module)
     if args.command == 'add-tenant':
         info = datadir.add_tenant(service, args.tenant_id, admin_user=args.admin_user)
@@ -90,7 +114,13 @@ def run(args):
         return _shown_once(args, info)
     if args.command == 'serve':
         from ansible_collections.keyceremony.byok.tenant import api
-        api.serve(service, args.listen, args.session_ttl, args.keyvault_listen)
+        from ansible_collections.keyceremony.byok.tenant.limits import Limits
+        try:
+            limits = Limits(args.login_failures_per_user, args.login_failures_per_address, args.login_failure_window)
+        except ValueError as e:
+            raise ByokError('%s: give --login-failures-per-user, --login-failures-per-address and '
+                            '--login-failure-window of 1 or more' % e)
+        api.serve(service, args.listen, args.session_ttl, args.keyvault_listen, limits)
         return None
     tenant = service.tenant(args.tenant_id)
     if args.command == 'info':
@@ -130,6 +160,8 @@ def main(argv=None):
         return 1
     if out is not None:
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + '\n')
+    if args.command == 'status' and not out['running']:
+        return 3  # as an init script's status: not running
     return 0
 
 

@@ -29,10 +29,12 @@ from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _ke
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, rsa_public_numbers, verify_password
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import generate_rsa_pair
+from ansible_collections.keyceremony.byok.tenant.store import well_formed_token
 
 TOKEN_TTL = 3600
 AUDIENCES = {_keyvault.VAULT_SCOPE: 'vault', _keyvault.MANAGED_HSM_SCOPE: 'managedhsm'}
-# A secret checked for an unknown client too, so that the answer takes as long as for a known one.
+# A secret checked for an unknown client (and by Connect for an unknown user) too, so that the answer takes as long
+# as for a known one; made once, when the service starts.
 _DUMMY = {}
 
 
@@ -84,33 +86,49 @@ def new_app(store, tenant_id):
     return client_id, secret
 
 
-def issue_token(store, tenant_id, body):
-    """POST /{tenant}/oauth2/v2.0/token: (status, JSON) as Azure AD answers."""
-    form = dict((k, v[0]) for k, v in parse_qs(body.decode('utf-8', 'replace'), keep_blank_values=True).items())
+MAX_SECRET = 1024  # bytes of a client secret (ours are 40 characters): a longer one is refused before any hash
 
-    def refuse(status, error, description):
-        return status, {'error': error, 'error_description': description,
-                        'error_codes': [], 'timestamp': time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}
+
+def token_error(status, error, description):
+    """(status, JSON) of a refusal, as Azure AD answers."""
+    return status, {'error': error, 'error_description': description,
+                    'error_codes': [], 'timestamp': time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}
+
+
+def token_request(body):
+    """POST /{tenant}/oauth2/v2.0/token, read: (form, None) or (None, the refusal to send). Costs no hash."""
+    try:
+        form = dict((k, v[0]) for k, v in parse_qs(body.decode('utf-8', 'replace'), keep_blank_values=True,
+                                                   max_num_fields=32).items())
+    except ValueError:
+        return None, token_error(400, 'invalid_request', 'The token request must be a form of at most 32 fields.')
     if form.get('grant_type') != 'client_credentials':
-        return refuse(400, 'unsupported_grant_type', 'The rehearsal authority grants client_credentials only.')
+        return None, token_error(400, 'unsupported_grant_type', 'The rehearsal authority grants client_credentials only.')
     scope = form.get('scope', '')
     if scope not in AUDIENCES:
-        return refuse(400, 'invalid_scope', 'The scope %r is not valid here: ask for %s (or %s for a Managed HSM).'
-                      % (scope, _keyvault.VAULT_SCOPE, _keyvault.MANAGED_HSM_SCOPE))
+        return None, token_error(400, 'invalid_scope', 'The scope %r is not valid here: ask for %s (or %s for a Managed '
+                                 'HSM).' % (scope[:128], _keyvault.VAULT_SCOPE, _keyvault.MANAGED_HSM_SCOPE))
+    if len(form.get('client_secret', '').encode('utf-8')) > MAX_SECRET:
+        return None, token_error(400, 'invalid_request', 'The client_secret is longer than %d bytes: send the secret '
+                                 'the application was given.' % MAX_SECRET)
+    return form, None
+
+
+def issue_token(store, tenant_id, form):
+    """A token for a form token_request accepted: (status, JSON) as Azure AD answers. One password hash, whether
+    the client is known or not, so that an unknown client costs (and takes) what a known one does."""
     client_id, secret = form.get('client_id', ''), form.get('client_secret', '')
     app = store.app(client_id) if client_id else None
-    # one password hash whatever the client sends: an unknown client costs what a known one does
-    # one hash whatever the client sends (the caller runs at most two at a time)
-    good = verify_password(secret[:1024], app['secret_hash'] if app else dummy_hash()) and app is not None
+    good = verify_password(secret, app['secret_hash'] if app else dummy_hash()) and app is not None
     if not good:
-        return refuse(401, 'invalid_client', 'Invalid client secret provided, or the client %r is not known to this '
-                                             'authority.' % client_id[:64])
+        return token_error(401, 'invalid_client', 'Invalid client secret provided, or the client %r is not known to '
+                                                  'this authority.' % client_id[:64])
     if app['tenant_id'] != tenant_id:
-        return refuse(400, 'unauthorized_client', 'The application %s was not found in the directory %s.'
-                      % (client_id, tenant_id[:64]))
+        return token_error(400, 'unauthorized_client', 'The application %s was not found in the directory %s.'
+                           % (client_id, tenant_id[:64]))
     token = secrets.token_urlsafe(32)
     expires = int(time.time()) + TOKEN_TTL
-    store.add_access_token(token, client_id, tenant_id, AUDIENCES[scope], expires)
+    store.add_access_token(token, client_id, tenant_id, AUDIENCES[form['scope']], expires)
     return 200, {'token_type': 'Bearer', 'expires_in': TOKEN_TTL, 'ext_expires_in': TOKEN_TTL, 'access_token': token}
 
 
@@ -135,11 +153,7 @@ def tenant_of_token(store, authorization):
     if not authorization or not authorization.startswith('Bearer '):
         return None
     token = authorization[7:].strip()
-    try:
-        token.encode('ascii')
-    except UnicodeEncodeError:
-        return None
-    row = store.access_token(token) if token else None
+    row = store.access_token(token) if well_formed_token(token) else None
     if row is None or row['audience'] != 'vault' or row['expires'] <= int(time.time()):
         return None
     return row['tenant_id']

@@ -100,7 +100,14 @@ def now():
 
 
 def token_hash(token):
-    return hashlib.sha256(token.encode('ascii')).hexdigest()
+    # the tokens the service gives are ASCII; whatever else a client sends hashes to a token of nobody
+    return hashlib.sha256(token.encode('utf-8', 'surrogatepass')).hexdigest()
+
+
+def well_formed_token(token):
+    """Whether ``token`` (from an Authorization header, which HTTP carries as bytes) can be a token of the service:
+    printable ASCII, at most 512 characters."""
+    return bool(token) and len(token) <= 512 and token.isascii() and token.isprintable()
 
 
 class Store(object):
