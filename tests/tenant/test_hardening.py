@@ -141,6 +141,7 @@ NOT_TOKENS = ['Bearer \u00fc'.encode('utf-8'), 'Bearer \u00fc\u00fc\u00fc'.encod
               b'Bearer abc\xc3']
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('authorization', NOT_TOKENS)
 def test_a_non_ascii_bearer_token_is_401_on_the_api(serve, authorization):
     server = serve()
@@ -155,6 +156,7 @@ def test_a_non_ascii_bearer_token_is_401_on_the_api(serve, authorization):
     assert good[0] == 200
 
 
+@pytest.mark.bad_input
 def test_a_non_ascii_bearer_token_is_401_on_the_key_vault(serve):
     server = serve(keyvault=True)
     conn = server.connection(port=server.keyvault_port)
@@ -164,6 +166,7 @@ def test_a_non_ascii_bearer_token_is_401_on_the_key_vault(serve):
         assert got['error']['code'] == 'Unauthorized'
 
 
+@pytest.mark.bad_input
 def test_malformed_client_credentials_are_401_on_the_token_endpoint(serve, tenants):
     a = tenants[0]
     server = serve()
@@ -228,6 +231,7 @@ def test_answers_are_not_held_back_by_nagle(serve):
 
 # ---------------------------------------------------------------- 8: limits of failed sign-ins (the defaults)
 
+@pytest.mark.bad_input
 def test_the_sixth_wrong_password_is_429_and_so_is_the_right_one(serve):
     server = serve()
     user, other = 'admin@%s' % TENANT_A, 'admin@%s' % TENANT_B
@@ -316,6 +320,7 @@ def test_the_window_slides(serve):
 
 # ---------------------------------------------------------------- 8: no request costs more than one hash
 
+@pytest.mark.bad_input
 def test_a_password_over_1024_bytes_is_refused_before_it_is_hashed(serve):
     server = serve(['--login-failures-per-user', '1'])
     conn = server.connection('127.0.0.11')
@@ -330,6 +335,7 @@ def test_a_password_over_1024_bytes_is_refused_before_it_is_hashed(serve):
     assert connect(conn, user, 'password-of-tenant-a')[0] == 200
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('path', ['/api/v1/connect', '/%s/oauth2/v2.0/token' % TENANT_A])
 def test_a_sign_in_body_over_64_kib_is_413(serve, path):
     server = serve()

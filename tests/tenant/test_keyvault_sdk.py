@@ -142,6 +142,7 @@ def flipped(byok, offset):
     return json.dumps(doc).encode()
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('where', [10, -10])
 def test_a_bit_flipped_ciphertext_is_refused(vaults, where):
     message = imports_nothing(vaults.client_a, 'flipped%d' % (where > 0), flipped(vaults.byok, where))
@@ -298,6 +299,7 @@ def test_the_challenge_names_the_authority(vaults):
     assert headers['www-authenticate'] == 'Bearer authorization="%s", resource="https://vault.azure.net"' % vaults.server.url
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('authorization', ['Bearer ' + 'é' * 8, 'Bearer ', 'Basic abc', 'Bearer unknown-token'])
 def test_bad_tokens_get_the_challenge(vaults, authorization):
     req_headers = {'Authorization': authorization.encode('utf-8').decode('latin-1')}
@@ -333,6 +335,7 @@ def test_the_token_endpoint(vaults):
     assert status == 401
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('query,code', [('', 'MissingApiVersionParameter'), ('?api-version=7.0', 'BadParameter'),
                                         ('?api-version=2016-10-01', 'BadParameter')])
 def test_api_versions_before_7_4_are_refused(vaults, query, code):

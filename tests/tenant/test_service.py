@@ -37,6 +37,7 @@ def test_a_fresh_tenant_has_one_microsoft_managed_key(service):
     assert len(got) == 1 and got[0]['KeyType'] == 'Microsoft-managed' and got[0]['Status'] == 'Active'
 
 
+@pytest.mark.bad_input
 def test_connect_refusals(service):
     user, password = service.admins[TENANT_A]
     for body in ({'user': user, 'password': 'wrong'}, {'user': 'nobody', 'password': password}):
@@ -45,6 +46,7 @@ def test_connect_refusals(service):
         assert password not in json.dumps(got)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('tok,msg', [(None, 'Connect first'), ('made-up-token', 'not known to this tenant service')])
 def test_bad_tokens(service, tok, msg):
     status, got = service.request('GET', '/tenants/%s/keys' % TENANT_A, token=tok)
@@ -70,6 +72,7 @@ def test_expired_token(tmp_path):
         assert server.stop()
 
 
+@pytest.mark.bad_input
 def test_one_tenant_can_do_nothing_to_another(service):
     t = token(service, TENANT_A)
     for method, path, body in (('GET', '/keys', None), ('GET', '/configuration', None), ('GET', '/toolset/NA', None),
@@ -82,6 +85,7 @@ def test_one_tenant_can_do_nothing_to_another(service):
     assert status == 403
 
 
+@pytest.mark.bad_input
 def test_malformed_json_and_missing_fields(service):
     t = token(service)
     status, got = service.request('POST', '/tenants/%s/keys' % TENANT_A, raw=b'{"package": ', token=t)
@@ -113,6 +117,7 @@ def _post_large(service, t, size, declare):
     return resp.status, json.loads(resp.read().decode())
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize('declare', [True, False])
 def test_a_body_over_10_mb(service, declare):
     t = token(service)
@@ -122,11 +127,13 @@ def test_a_body_over_10_mb(service, declare):
     assert keys(service) == before
 
 
+@pytest.mark.bad_input
 def test_unknown_region(service):
     status, got = service.request('GET', '/tenants/%s/toolset/XX' % TENANT_A, token=token(service))
     assert status == 404 and "region 'XX' is unknown" in got['error']
 
 
+@pytest.mark.bad_input
 def test_truncated_and_foreign_packages_store_nothing(service):
     tenant = datadir.Tenant(service.data_dir, TENANT_A)
     data, spki = software_package(tenant, 'cut')
