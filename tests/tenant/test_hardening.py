@@ -33,26 +33,7 @@ class Server(TenantServer):
     """TenantServer with more options for serve (the limits of failed sign-ins)."""
 
     def __init__(self, data_dir, options=(), keyvault=False):
-        super(Server, self).__init__(data_dir, keyvault=keyvault)
-        self.options = list(options)
-
-    def _start(self):
-        import subprocess
-        extra = ['--keyvault-listen', '127.0.0.1:%d' % self.keyvault_port] if self.keyvault else []
-        self.proc = subprocess.Popen([self.command, 'serve', '--data-dir', self.data_dir, '--listen',
-                                      '127.0.0.1:%d' % self.port] + extra + self.options,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                return self.proc.stdout.read().decode()
-            try:
-                if self.request('GET', '/health', timeout=2)[0] == 200:
-                    return None
-            except OSError:
-                time.sleep(0.2)
-        self.stop(kill=True)
-        raise RuntimeError('byok-tenant serve did not answer in 30 s')
+        super(Server, self).__init__(data_dir, keyvault=keyvault, options=options)
 
     def connection(self, source='127.0.0.1', port=None):
         """A kept-alive connection from ``source`` (one TLS handshake for many requests)."""

@@ -258,9 +258,10 @@ def free_port():
 class TenantServer(object):
     """`byok-tenant serve` in its own process on a free loopback port."""
 
-    def __init__(self, data_dir, session_ttl=3600, keyvault=False):
+    def __init__(self, data_dir, session_ttl=3600, keyvault=False, options=()):
         import sys
         self.data_dir = data_dir
+        self.options = list(options)  # more options of serve (the limits of failed sign-ins)
         self.keyvault = keyvault
         self.keyvault_port = None
         self.ca_path = os.path.join(data_dir, 'tls', 'ca.pem')
@@ -298,7 +299,8 @@ class TenantServer(object):
         import time
         extra = ['--keyvault-listen', '127.0.0.1:%d' % self.keyvault_port] if self.keyvault else []
         self.proc = subprocess.Popen([self.command, 'serve', '--data-dir', self.data_dir, '--listen',
-                                      '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)] + extra,
+                                      '127.0.0.1:%d' % self.port, '--session-ttl', str(self.session_ttl)] + extra
+                                     + self.options,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
