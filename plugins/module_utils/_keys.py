@@ -61,12 +61,14 @@ REQUIRED_PRIVATE = {
 }
 
 # What a key must show to be adopted as the tenant key without ``adopt_imported``: born in this
-# HSM, never readable, and exportable (if at all) only under a key the security officer trusted.
+# HSM, never readable, never exportable but under a key the security officer trusted, and with
+# attributes nobody can have changed since.
 PROVENANCE = (
     ('local', True, 'it was not generated inside this HSM (CKA_LOCAL is false: it was imported or unwrapped, so '
                     'someone outside the HSM may know it)'),
     ('always_sensitive', True, 'it was readable at some time (CKA_ALWAYS_SENSITIVE is false)'),
-    ('sensitive', True, 'its private parts can be read (CKA_SENSITIVE is false)'),
+    ('modifiable', False, 'its attributes can be changed (CKA_MODIFIABLE is true), so what they say now need not '
+                          'be what they were: it may have been exportable under any key before'),
 )
 
 
@@ -152,9 +154,25 @@ def list_key_labels(session):
 
 
 def provenance_problems(desc):
-    """Why a key cannot be trusted as one the HSM generated and never let out; empty when it can."""
+    """Why a key cannot be trusted as one the HSM generated and never let out; empty when it can.
+
+    A key that is not extractable now may have been before (C_SetAttributeValue can turn CKA_EXTRACTABLE off):
+    unless it was never extractable, it must be extractable under a trusted key only.
+    """
     a = desc['attributes']
     problems = [why for name, want, why in PROVENANCE if a[name] is not want]
+    if not a['never_extractable'] and not (a['extractable'] and a['wrap_with_trusted']):
+        problems.append('it was extractable at some time (CKA_NEVER_EXTRACTABLE is false) and is not now limited to '
+                        'trusted wrapping keys, so it may have been wrapped out under any key')
+    return problems
+
+
+def exposure_problems(desc):
+    """How a key can leave the HSM in a form someone can read, now: never acceptable, adopted or not."""
+    a = desc['attributes']
+    problems = []
+    if not a['sensitive']:
+        problems.append('its private parts can be read (CKA_SENSITIVE is false)')
     if a['extractable'] and not a['wrap_with_trusted']:
         problems.append('it can be wrapped under any key, not only a trusted one (CKA_EXTRACTABLE without '
                         'CKA_WRAP_WITH_TRUSTED)')

@@ -28,9 +28,13 @@ description:
     this is also how an existing key (for example an AD RMS C(mscapi) key in the same HSM) is adopted, writing its
     key record if it has none. The same name with other parameters is an error. A key is never replaced or deleted.
   - An existing key is adopted only when the HSM shows it was generated there and never readable
-    (C(CKA_LOCAL), C(CKA_ALWAYS_SENSITIVE), C(CKA_SENSITIVE)) and that it can leave only wrapped under a trusted key
-    (not C(CKA_EXTRACTABLE) without C(CKA_WRAP_WITH_TRUSTED)). Anyone with the user PIN can import a key they know
-    and label it as the tenant key; such a key is refused, each failed condition named, unless O(adopt_imported=true).
+    (C(CKA_LOCAL), C(CKA_ALWAYS_SENSITIVE)), that it never left but under a trusted key (C(CKA_NEVER_EXTRACTABLE), or
+    C(CKA_EXTRACTABLE) only with C(CKA_WRAP_WITH_TRUSTED)), and that nobody can have changed that since
+    (C(CKA_MODIFIABLE) false). Anyone with the user PIN can import a key they know, or generate one, wrap it out and
+    then turn C(CKA_EXTRACTABLE) off, and label it as the tenant key; such a key is refused, each failed condition
+    named, unless O(adopt_imported=true).
+  - A key that can be read or wrapped under any key now (not C(CKA_SENSITIVE), or C(CKA_EXTRACTABLE) without
+    C(CKA_WRAP_WITH_TRUSTED)) is refused even with O(adopt_imported=true).
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -190,7 +194,7 @@ import os
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import (
-    KeyRecord, check_key_names, check_key_spec, describe_key, generate_rsa, key_name, make_record, provenance_problems)
+    KeyRecord, check_key_names, check_key_spec, describe_key, exposure_problems, generate_rsa, key_name, make_record, provenance_problems)
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEY_NAME_ARGS, TOKEN_ARG, WORLD_ARGS, new_module, run, spec)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World, WorldContext
@@ -226,6 +230,10 @@ def work(module):
                 existing = describe_key(session, name)
                 if existing is not None:
                     _compare(existing, p, name, ctx.token_label)
+                    exposed = exposure_problems(existing)
+                    if exposed:
+                        raise HsmKeyError('key %s on token %r can never be a ceremony key: %s'
+                                          % (name, ctx.token_label, '; '.join(exposed)))
                     imported = provenance_problems(existing)
                     if imported and not p['adopt_imported']:
                         raise HsmKeyError('key %s on token %r cannot be adopted as a ceremony key: %s. A key planted by '

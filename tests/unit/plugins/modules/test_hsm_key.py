@@ -121,6 +121,41 @@ def test_a_planted_key_is_not_adopted(world, args):
     assert run_module(hsm_key, args, check_mode=True).failed
 
 
+@pytest.mark.bad_input
+def test_a_key_generated_wrapped_out_and_then_made_unextractable_is_not_adopted(world, args):
+    # Generated in the HSM (CKA_LOCAL, CKA_ALWAYS_SENSITIVE) but extractable under any key: wrapped out under the
+    # planter's own AES key, then CKA_EXTRACTABLE turned off, so that it looks like it never left.
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import constant, mechanism
+    from ansible_collections.keyceremony.byok.plugins.module_utils._keys import generate_rsa_pair
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            generate_rsa_pair(s, 'key_simple_contosokey', 2048, 65537,
+                              [('CKA_EXTRACTABLE', True), ('CKA_WRAP_WITH_TRUSTED', False), ('CKA_SIGN', True)],
+                              [('CKA_VERIFY', True)])
+            mine = s.generate_key('the planter\'s AES key', [
+                ('CKA_CLASS', constant('CKO_SECRET_KEY')), ('CKA_KEY_TYPE', constant('CKK_AES')), ('CKA_VALUE_LEN', 32),
+                ('CKA_TOKEN', False), ('CKA_WRAP', True), ('CKA_UNWRAP', True), ('CKA_EXTRACTABLE', True),
+                ('CKA_SENSITIVE', False)])
+            key = s.find_one('key_simple_contosokey', 'CKO_PRIVATE_KEY')
+            assert s.wrap('taking the key out', mine, key, mechanism('CKM_AES_KEY_WRAP_PAD'))
+            s.call('hiding it', s.raw.setAttributeValue, key, attribute_template([('CKA_EXTRACTABLE', False)]))
+            looks = describe_key(s, 'key_simple_contosokey')['attributes']
+    assert looks['local'] and looks['always_sensitive'] and looks['sensitive'] and not looks['extractable']
+    r = run_module(hsm_key, args)
+    assert r.failed and 'cannot be adopted' in r['msg'] and 'CKA_NEVER_EXTRACTABLE is false' in r['msg']
+    assert 'CKA_MODIFIABLE is true' in r['msg']
+    assert not os.path.exists(os.path.join(world.dir, 'key_simple_contosokey'))
+
+
+@pytest.mark.bad_input
+def test_a_key_that_can_be_read_is_refused_even_when_adopting_imported_keys(world, args):
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            plant_private_key(s, 'key_simple_contosokey', CKA_SENSITIVE=False)
+    r = run_module(hsm_key, dict(args, adopt_imported=True))
+    assert r.failed and 'can never be a ceremony key: its private parts can be read' in r['msg']
+
+
 def test_an_imported_key_is_adopted_only_when_asked_and_journalled(world, args):
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session(rw=True) as s:
