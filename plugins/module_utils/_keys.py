@@ -15,7 +15,7 @@ import os
 import re
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
-    public_key_info, spki_der_from_pem, verify_pss_sha256)
+    public_key_info, rsa_public_numbers, spki_der_from_pem, verify_pss_sha256)
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError, HsmKeyError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import read_json, write_private_json
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (
@@ -351,13 +351,46 @@ def check_kek_object(session, handle, label, kek):
                           'admin cards' % label)
 
 
-def acl_state(session, app_name, ident, kek):
+def check_recorded_key(session, world_dir, names, original):
+    """The key under the label is the one hsm_key recorded, with the provenance it recorded, and no other private key
+    on the token carries its modulus but its transfer copy.
+
+    Without this, whoever holds the user PIN could relabel a modifiable (adopted) key and plant one they know under
+    its name, or relabel the proved copy and plant another under the copy's name, between two steps.
+    """
+    record = KeyRecord(world_dir, names['key'])
+    if not record.exists():
+        raise HsmKeyError('the world has no key record %s; the key on the token was not made or adopted by '
+                          'keyceremony.byok.hsm_key: run it first' % record.path)
+    rec = record.read()
+    if rec.get('spki_sha256') != original['spki_sha256']:
+        raise HsmKeyError('key %s on token %r has fingerprint %s, but hsm_key recorded %s for it: another key was put '
+                          'under its label. Do not prepare or package it; investigate'
+                          % (names['key'], session.token.label, original['spki_sha256'], rec.get('spki_sha256')))
+    problems = exposure_problems(original) + ([] if rec.get('imported') else provenance_problems(original))
+    if problems:
+        raise HsmKeyError('key %s on token %r is not the key hsm_key checked: %s' % (names['key'], session.token.label,
+                                                                                 '; '.join(problems)))
+    modulus, _exponent = rsa_public_numbers(spki_der_from_pem(original['public_key_pem']))
+    found = session.find(attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY')),
+                                             ('CKA_MODULUS', _int_to_bytes(modulus))]))
+    labels = sorted(session.attributes(obj, ['CKA_LABEL'])['CKA_LABEL'] for obj in found)
+    others = [label for label in labels if label not in (names['key'], names['copy'])]
+    if others or len(labels) != len(set(labels)):
+        raise HsmKeyError('private keys with the modulus of %s are on token %r under the labels %s; only the key and '
+                          'its transfer copy %s may carry it. Someone with the user PIN relabelled or planted one: do '
+                          'not prepare or package the key; investigate'
+                          % (names['key'], session.token.label, ', '.join(labels), names['copy']))
+
+
+def acl_state(session, app_name, ident, kek, world_dir):
     """What exists of the transfer ACL for (key, KEK); raises when something is wrong, not just missing."""
     names = transfer_names(app_name, ident, kek['kek_kid'])
     original = describe_key(session, names['key'])
     if original is None:
         raise HsmKeyError('token %r has no key %s; generate or adopt it with keyceremony.byok.hsm_key first'
                           % (session.token.label, names['key']))
+    check_recorded_key(session, world_dir, names, original)
     copy = describe_key(session, names['copy'])
     if copy is not None:
         check_copy(copy, original, names['key'])

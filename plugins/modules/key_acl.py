@@ -167,7 +167,7 @@ def work(module):
         with Hsm(p['pkcs11_module']) as hsm:
             ctx = WorldContext(hsm, p['world_dir'], p['token_label'])
             with ctx.user_session() as session:
-                names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+                names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek, ctx.world.dir)
             # every run proves the copy under the quorum, also when nothing is to be made and in check mode
             modify_acls(ctx, so_pin, names, kek, state, original, check_mode=module.check_mode)
             record = KeyRecord(ctx.world.dir, names['copy'])

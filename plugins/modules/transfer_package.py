@@ -241,7 +241,7 @@ def work(module):
 
 
 def _prepared(session, p, kek):
-    names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek)
+    names, original, todo, state = acl_state(session, p['app_name'], p['ident'], kek, p['world_dir'])
     if todo:
         raise ByokError('the key is not prepared for KEK %s: %s. Run keyceremony.byok.key_acl with the admin '
                         'cards first' % (kek['kek_kid'], '; '.join(todo)))

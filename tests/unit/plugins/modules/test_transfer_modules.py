@@ -197,6 +197,43 @@ def test_key_acl_objects_cannot_be_deleted_without_login_or_with_it(keyed_world,
     assert set(labels) <= set(_token_objects(keyed_world))
 
 
+@pytest.mark.bad_input
+def test_a_proved_copy_relabelled_and_a_planted_one_in_its_place_is_never_packaged(keyed_world, tenant, tmp_path):
+    # SoftHSM2 cannot make the copy unmodifiable: its label can change after key_acl proved it
+    args = _acl_args(keyed_world, tenant[1])
+    assert run_module(key_acl, args)['changed']
+    with Hsm() as hsm:
+        with WorldContext(hsm, keyed_world.dir).user_session(rw=True) as s:
+            copy = s.find_one('key_simple_xferacl_contosokey', 'CKO_PRIVATE_KEY')
+            s.call('relabelling the copy', s.raw.setAttributeValue, copy, attribute_template([('CKA_LABEL', 'aside')]))
+    _plant_copy(keyed_world, with_primes=True)
+    package = dict(tenant[1], world_dir=keyed_world.dir, ident='contosokey', tenant_id=TENANT,
+                   key_friendly_name='Planted', dest=str(tmp_path / 'media'))
+    for module, module_args in ((transfer_package, package), (key_acl, args)):
+        r = run_module(module, module_args)
+        assert r.failed and 'private keys with the modulus of key_simple_contosokey' in r['msg'], module
+        assert 'aside' in r['msg'] and 'relabelled or planted' in r['msg']
+    assert not os.path.exists(str(tmp_path / 'media'))
+
+
+@pytest.mark.bad_input
+def test_a_key_replaced_under_its_label_is_not_prepared(world, tenant):
+    # an adopted (imported, modifiable) key is relabelled, and a key the planter knows takes its label
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            plant_private_key(s, 'key_simple_contosokey')
+    assert run_module(hsm_key, {'world_dir': world.dir, 'ident': 'contosokey', 'adopt_imported': True})['changed']
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session(rw=True) as s:
+            key = s.find_one('key_simple_contosokey', 'CKO_PRIVATE_KEY')
+            s.call('relabelling the key', s.raw.setAttributeValue, key, attribute_template([('CKA_LABEL', 'aside')]))
+            plant_private_key(s, 'key_simple_contosokey')
+    before = _token_objects(world)
+    r = run_module(key_acl, _acl_args(world, tenant[1]))
+    assert r.failed and 'but hsm_key recorded' in r['msg'] and 'another key was put under its label' in r['msg']
+    assert _token_objects(world) == before
+
+
 def test_key_acl_journal_records_changes_and_failures(keyed_world, tenant):
     run_module(key_acl, _acl_args(keyed_world, tenant[1], keyed_world.cards[:1]))
     run_module(key_acl, _acl_args(keyed_world, tenant[1]))
