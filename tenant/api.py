@@ -17,7 +17,9 @@ import base64
 import datetime
 import hashlib
 import json
+import re
 import secrets
+import sqlite3
 from typing import List, Optional
 
 import anyio
@@ -32,7 +34,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import REGIONS, group_hash
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import possession_message
 from ansible_collections.keyceremony.byok.tenant import keyvault
-from ansible_collections.keyceremony.byok.tenant.limits import Busy, FailureLimiter, Limits, TooMany
+from ansible_collections.keyceremony.byok.tenant.limits import Busy, FailureLimiter, Limits, TooMany, address_key
 from ansible_collections.keyceremony.byok.tenant.store import key_view, well_formed_token
 
 API = '/api/v1'
@@ -42,6 +44,8 @@ MAX_SIGN_IN_BODY = 64 * 1024
 MAX_PASSWORD = 1024  # bytes (UTF-8) of a password; a longer one is refused before it is hashed
 # sign-ins waiting for a password hash, past which they get 429 (Connect's: a fleet's workstations connect at once)
 HASHES_WAITING = {'connect': 64, 'token': 16}
+# a client ID is a GUID (byok-tenant makes them): anything else is refused before it is counted or hashed
+CLIENT_ID = re.compile(r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z')
 
 
 class ConnectRequest(BaseModel):
@@ -149,7 +153,9 @@ async def _too_large(send, limit):
 
 
 def _client_address(request):
-    return request.client.host if request.client else ''
+    """What the client's failures are counted under: the socket's peer (serve trusts no X-Forwarded-For), an IPv6
+    one by its /64."""
+    return address_key(request.client.host) if request.client else ''
 
 
 def create_app(service, session_ttl=3600, limits=None):
@@ -161,7 +167,18 @@ def create_app(service, session_ttl=3600, limits=None):
     # made now, so that the first unknown user of Connect or client of the token endpoint costs what every other does
     keyvault.dummy_hash()
     limits = limits or Limits()
-    app.state.sign_in_limits = {'connect': FailureLimiter(limits), 'token': FailureLimiter(limits)}
+
+    def administrator(user):
+        """The user name as the log may show it: only an administrator's (an unknown one may be a mistyped
+        password)."""
+        try:
+            return user if service.store.admin(user) is not None else None
+        except (ByokError, sqlite3.Error):
+            return None
+    app.state.sign_in_limits = {
+        'connect': FailureLimiter(limits, label='Connect', name_kind='user name', shown=administrator),
+        # a client ID is a GUID by then (CLIENT_ID), no secret
+        'token': FailureLimiter(limits, label='the token endpoint', name_kind='client ID', shown=lambda c: c)}
     # one password hash (Argon2id, 19 MiB) per request, off the event loop that serves both listeners, at most two at
     # a time for Connect and two for the token endpoint; requests wait on the event loop, not in the thread pool, and
     # past HASHES_WAITING get a 429 (made on first use: a CapacityLimiter belongs to the running event loop)
@@ -385,9 +402,15 @@ def create_app(service, session_ttl=3600, limits=None):
         form, refusal = keyvault.token_request(await request.body())
         if refusal is not None:
             return JSONResponse(refusal[1], status_code=refusal[0], headers={'Cache-Control': 'no-store'})
+        if not CLIENT_ID.match(form.get('client_id', '')):
+            # never counted nor hashed (no client has such an ID), and not repeated: it may be a secret misplaced
+            status, body = keyvault.token_error(401, 'invalid_client', 'The client_id is not a client ID (a GUID, '
+                                                'such as 00000000-0000-4000-8000-000000000000): send the client ID '
+                                                'the application was given (byok-tenant info lists them).')
+            return JSONResponse(body, status_code=status, headers={'Cache-Control': 'no-store'})
         limiter = app.state.sign_in_limits['token']
         try:
-            attempt = await limiter.admit(form.get('client_id', ''), _client_address(request))
+            attempt = await limiter.admit(form['client_id'], _client_address(request))
         except TooMany as e:
             status, body = keyvault.token_error(429, 'temporarily_unavailable',
                                                 'T%s.' % e.describe('sign-ins', 'client')[1:])
@@ -562,8 +585,11 @@ def serve(service, listen, session_ttl=3600, keyvault_listen=None, limits=None):
         app = _by_port(app, create_keyvault_app(service, main[1]), kv[1])
     service.record_urls(main, kv if keyvault_listen else None)
     tls = service.ca_path.rsplit('/', 1)[0]
+    # no proxy headers: the client's address (which the limits of failed sign-ins count) is the socket's peer; by
+    # default uvicorn would take it from X-Forwarded-For, which a client on 127.0.0.1 can set to anything
     config = uvicorn.Config(app, ssl_certfile=tls + '/server.pem', ssl_keyfile=tls + '/server.key', log_level='warning',
-                            access_log=False, timeout_graceful_shutdown=5, lifespan='off')
+                            access_log=False, timeout_graceful_shutdown=5, lifespan='off', proxy_headers=False,
+                            forwarded_allow_ips='')
     uvicorn.Server(config).run(sockets=sockets)
 
 

@@ -17,9 +17,11 @@
     byok-tenant openapi
 
 Every command but serve prints one JSON object on success; a refusal prints one line on stderr
-and exits 1; status exits 3 when the service is not running. The administrator's password and
-the Key Vault application's client secret are printed by init and add-tenant, this once only;
-with --credentials FILE they are written to FILE (0600, atomically) instead, and not printed.
+and exits 1; status exits 3 when the service is not running, and 4 when it cannot tell (the
+process the pid file names is alive but /proc does not show its command line). The
+administrator's password and the Key Vault application's client secret are printed by init and
+add-tenant, this once only; with --credentials FILE they are written to FILE (0600, atomically)
+instead, and not printed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -81,7 +83,7 @@ def parser():
     c.add_argument('--login-failure-window', type=int, default=900, metavar='SECONDS',
                    help='the sliding window of those limits (default 900, 15 minutes)')
     for name, text in (('status', 'whether the pid file names the byok-tenant serve of this data folder (exit 0) '
-                                  'or not (exit 3)'),
+                                  'or not (exit 3), or cannot be told (exit 4: its command line is unreadable)'),
                        ('stop', 'stop the byok-tenant serve the pid file names, only if it is the one of this data '
                                 'folder; a stale pid file is removed and nothing is signalled')):
         c = sub.add_parser(name, help=text)
@@ -160,6 +162,8 @@ def main(argv=None):
         return 1
     if out is not None:
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + '\n')
+    if args.command == 'status' and out['running'] is None:
+        return 4  # as an init script's status: unknown (stop refuses then too)
     if args.command == 'status' and not out['running']:
         return 3  # as an init script's status: not running
     return 0

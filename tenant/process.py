@@ -10,6 +10,10 @@ another process, it names something else. So a pid is only taken for the service
 ….tenant.cli``) with ``--data-dir`` naming this data folder; anything else is a stale pid file,
 never signalled. The process is held by a pidfd while it is checked and signalled, so the number
 cannot pass to another process in between.
+
+A live process whose command line cannot be read (/proc mounted with hidepid, or the working
+folder of another user's process for a relative --data-dir) may be the service: it is neither
+signalled nor taken for stale, and status and stop say that they cannot tell (CannotTell).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +25,17 @@ import signal
 import time
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+
+
+PID_MAX = 2 ** 22  # the largest process ID Linux gives (PID_MAX_LIMIT, 64-bit)
+
+
+class CannotTell(ByokError):
+    """The pid file names a live process (``pid``) that /proc will not show: it may be the service."""
+
+    def __init__(self, message, pid):
+        super(CannotTell, self).__init__(message)
+        self.pid = pid
 
 
 def default_pid_file(data_dir):
@@ -36,9 +51,12 @@ def _read_pid(pid_file):
         return None, 'there is no pid file %s' % pid_file
     except (OSError, UnicodeDecodeError) as e:
         raise ByokError('cannot read the pid file %s: %s' % (pid_file, getattr(e, 'strerror', None) or e))
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()):
         return None, 'the pid file %s holds no process ID' % pid_file
-    return int(text), None
+    pid = int(text)
+    if not 1 <= pid <= PID_MAX:
+        return None, 'the pid file %s holds no process ID (%s is not from 1 to %d)' % (pid_file, text[:24], PID_MAX)
+    return pid, None
 
 
 def _same_folder(path, data_dir, cwd):
@@ -49,38 +67,71 @@ def _same_folder(path, data_dir, cwd):
     return os.path.realpath(path) == os.path.realpath(data_dir)
 
 
+def _arguments(argv):
+    """The arguments of byok-tenant in a command line, or None when it runs something else: ``byok-tenant …``,
+    ``python …/byok-tenant …``, ``python …/tenant/cli.py …`` or ``python -m ….tenant.cli …`` (an interpreter
+    whose name starts with python), and nothing else (not ``vi tenant/cli.py``, not ``sh byok-tenant``)."""
+    if argv and os.path.basename(argv[0]) == 'byok-tenant':
+        return argv[1:]
+    if len(argv) < 2 or not os.path.basename(argv[0]).startswith('python'):
+        return None
+    if os.path.basename(argv[1]) == 'byok-tenant' or argv[1] == 'tenant/cli.py' or argv[1].endswith('/tenant/cli.py'):
+        return argv[2:]
+    if argv[1] == '-m' and len(argv) > 2 and (argv[2] == 'tenant.cli' or argv[2].endswith('.tenant.cli')):
+        return argv[3:]
+    return None
+
+
+def _serve_folders(argv):
+    """The --data-dir values of a ``byok-tenant serve`` command line, or None when it is not one: serve must be the
+    command word (after byok-tenant's one global option, --pkcs11-module, if given)."""
+    rest = _arguments(argv)
+    if rest is None:
+        return None
+    if rest[:1] == ['--pkcs11-module']:
+        rest = rest[2:]
+    elif rest[:1] and rest[0].startswith('--pkcs11-module='):
+        rest = rest[1:]
+    if rest[:1] != ['serve']:
+        return None
+    rest = rest[1:]
+    folders = [rest[j + 1] for j in range(len(rest) - 1) if rest[j] == '--data-dir']
+    return folders + [a.split('=', 1)[1] for a in rest if a.startswith('--data-dir=')]
+
+
 def is_service(argv, data_dir, cwd=None):
     """Whether a command line (a list of str) is ``byok-tenant serve --data-dir <data_dir>``; ``cwd`` is the
     process's working folder, for a relative --data-dir."""
-    for i, arg in enumerate(argv):
-        if os.path.basename(arg) == 'byok-tenant' or arg.endswith('tenant.cli') or arg.endswith('tenant/cli.py'):
-            rest = argv[i + 1:]
-            break
-    else:
-        return False
-    if 'serve' not in rest:
-        return False
-    rest = rest[rest.index('serve') + 1:]
-    folders = [rest[j + 1] for j in range(len(rest) - 1) if rest[j] == '--data-dir']
-    folders += [a.split('=', 1)[1] for a in rest if a.startswith('--data-dir=')]
-    return any(_same_folder(f, data_dir, cwd) for f in folders)
+    return any(_same_folder(f, data_dir, cwd) for f in _serve_folders(argv) or ())
+
+
+def _read_cmdline(pid):
+    """/proc/<pid>/cmdline as it is (OSError when it cannot be read)."""
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        return f.read()
+
+
+def _read_cwd(pid):
+    """Where /proc/<pid>/cwd points (OSError when it cannot be read)."""
+    return os.readlink('/proc/%d/cwd' % pid)
 
 
 def _cmdline(pid):
-    """The process's command line and working folder, or (None, None) when it cannot be read (gone, a zombie, or
-    hidden)."""
+    """(command line, working folder, None), or (None, None, why) when /proc does not show the command line: the
+    process has gone, or /proc hides it (hidepid=1 refuses it, hidepid=2 shows no /proc/<pid> at all); the caller
+    tells which by holding the process. The command line of a kernel thread is empty ([]); the working folder is
+    its path, or the OSError that kept it (another user's process)."""
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            raw = f.read()
-    except OSError:
-        return None, None
-    if not raw:
-        return None, None
+        raw = _read_cmdline(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None, None, 'there is no /proc/%d (is /proc mounted with hidepid=2?)' % pid
+    except OSError as e:
+        return None, None, '/proc/%d/cmdline: %s (is /proc mounted with hidepid?)' % (pid, e.strerror or e)
     try:
-        cwd = os.readlink('/proc/%d/cwd' % pid)
-    except OSError:
-        cwd = None
-    return [os.fsdecode(a) for a in raw.rstrip(b'\0').split(b'\0')], cwd
+        cwd = _read_cwd(pid)
+    except OSError as e:
+        cwd = e
+    return [os.fsdecode(a) for a in raw.rstrip(b'\0').split(b'\0')] if raw else [], cwd, None
 
 
 class _Held(object):
@@ -91,8 +142,8 @@ class _Held(object):
         self.fd = None
         try:
             self.fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.gone_at_open = True
+        except (ProcessLookupError, OverflowError, ValueError):
+            self.gone_at_open = True  # or no process ID at all (_read_pid keeps to 1..PID_MAX)
             return
         except (AttributeError, OSError):
             pass  # no pidfd: the number alone, as before
@@ -108,8 +159,17 @@ class _Held(object):
         try:
             with open('/proc/%d/stat' % self.pid) as f:
                 return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-        except (OSError, IndexError):
+        except IndexError:
             return False
+        except OSError:
+            pass  # gone, or hidden (hidepid): the kernel says which
+        try:
+            os.kill(self.pid, 0)
+        except (ProcessLookupError, OverflowError):
+            return False
+        except PermissionError:
+            return True  # another user's
+        return True
 
     def signal(self, signum):
         if self.fd is not None:
@@ -137,26 +197,50 @@ class _Held(object):
             self.fd = None
 
 
+def _cannot_tell(pid, pid_file, data_dir, unreadable, why):
+    return CannotTell(
+        'cannot tell whether pid %d is the service (%s unreadable): %s. Process %d, named by %s, is running and may '
+        'be byok-tenant serve of %s, so nothing is signalled and the pid file is kept; run this as root or as the '
+        'user that started the service, or check the process by hand (ps -p %d -o args) and remove %s if it is not '
+        'the service' % (pid, unreadable, why, pid, pid_file, data_dir, pid, pid_file), pid)
+
+
 def _find(data_dir, pid_file):
-    """(held process or None, pid or None, why it is not the service or None)."""
+    """(held process or None, pid or None, why it is not the service or None); CannotTell when the pid file names
+    a live process that /proc does not show."""
     pid, why = _read_pid(pid_file)
     if pid is None:
         return None, None, why
     held = _Held(pid)
-    argv, cwd = _cmdline(pid)
+    argv, cwd, hidden = _cmdline(pid)
     # still alive after its command line was read: the command line was this process's
-    if argv is None or not held.alive():
+    if not held.alive():
         held.close()
         return None, pid, 'process %d named by %s is not running' % (pid, pid_file)
-    if not is_service(argv, data_dir, cwd):
+    if hidden is not None:
+        held.close()
+        raise _cannot_tell(pid, pid_file, data_dir, 'cmdline', hidden)
+    folders = _serve_folders(argv) or []
+    if isinstance(cwd, OSError):
+        if not isinstance(cwd, FileNotFoundError) and any(not os.path.isabs(f) for f in folders) \
+                and not any(_same_folder(f, data_dir, None) for f in folders):
+            held.close()
+            raise _cannot_tell(pid, pid_file, data_dir, 'working folder', 'it is byok-tenant serve with a relative '
+                               '--data-dir, and /proc/%d/cwd: %s' % (pid, cwd.strerror or cwd))
+        cwd = None
+    if not any(_same_folder(f, data_dir, cwd) for f in folders):
         held.close()
         return None, pid, 'process %d named by %s is not byok-tenant serve of %s' % (pid, pid_file, data_dir)
     return held, pid, None
 
 
 def status(data_dir, pid_file):
-    """Whether the pid file names the service of ``data_dir``; changes nothing."""
-    held, pid, why = _find(data_dir, pid_file)
+    """Whether the pid file names the service of ``data_dir``; changes nothing. ``running`` is None when that cannot
+    be told (the process's command line cannot be read)."""
+    try:
+        held, pid, why = _find(data_dir, pid_file)
+    except CannotTell as e:
+        return {'running': None, 'pid': e.pid, 'pid_file': pid_file, 'reason': str(e)}
     if held is None:
         return {'running': False, 'pid': None, 'pid_file': pid_file, 'reason': why}
     held.close()
@@ -175,7 +259,8 @@ def _remove(pid_file):
 
 def stop(data_dir, pid_file, timeout=30):
     """SIGTERM to the service of ``data_dir`` and wait until it has gone, then remove the pid file; a pid file that
-    names anything else is removed and nothing is signalled."""
+    names anything else is removed and nothing is signalled. CannotTell (nothing signalled, nothing removed) when
+    the process it names is alive but its command line cannot be read."""
     held, pid, why = _find(data_dir, pid_file)
     if held is None:
         removed = _remove(pid_file) if pid is not None or os.path.exists(pid_file) else False

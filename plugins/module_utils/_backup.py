@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
@@ -51,6 +52,20 @@ def softhsm_tokendir(conf_path=None):
     except IOError as e:
         raise ByokError('cannot read the SoftHSM2 configuration %s: %s' % (conf_path, e.strerror))
     raise ByokError('%s names no directories.tokendir' % conf_path)
+
+
+def conf_template(conf_path=None):
+    """The SoftHSM2 configuration in use (or SoftHSM2's defaults), with ``%s`` for its tokendir: a restore checks its
+    stage with the same backend and settings."""
+    conf_path = conf_path or os.environ.get('SOFTHSM2_CONF') or SOFTHSM2_SYSTEM_CONF
+    lines = []
+    if os.path.isfile(conf_path):
+        with open(conf_path) as f:
+            lines = [line.rstrip('\n').replace('%', '%%') for line in f
+                     if line.partition('=')[0].strip() != 'directories.tokendir']
+    if not any(line.partition('=')[0].strip() == 'objectstore.backend' for line in lines):
+        lines.append('objectstore.backend = file')
+    return '\n'.join(['directories.tokendir = %s'] + lines) + '\n'
 
 
 def _files(root, prefix):
@@ -125,7 +140,10 @@ class BackupError(ByokError):
 
 
 def read_manifest(folder):
-    """Check a backup folder whole before anything is restored from it; returns [(rel, sha256)].
+    """Check a backup folder whole before anything is restored from it.
+
+    Returns {'world_id', 'entries': [(rel, sha256)], 'descriptor': the world descriptor as checked,
+    'manifest_sha256': the SHA-256 of the manifest file, which covers every file}.
 
     The folder must be one world_backup wrote (``world-<world id>-<digest>``); every line of its manifest must name a
     regular file under ``world/`` or ``tokens/`` with that SHA-256; no other file may be there; the digest of what
@@ -159,14 +177,22 @@ def read_manifest(folder):
         raise BackupError('the backup holds files its manifest does not list (%s): it was added to; refuse it'
                           % ', '.join(extra[:5]))
     digest = hashlib.sha256()
+    descriptor = None
     for rel, h in entries:
+        if rel.startswith('tokens/') and rel.count('/') < 2:
+            raise BackupError('the manifest lists %s, a file outside any token folder; world_backup never writes one'
+                              % rel)
         path = os.path.join(folder, rel)
         st = os.lstat(path) if os.path.lexists(path) else None
         if st is None or not stat.S_ISREG(st.st_mode):
             raise BackupError('the backup lacks %s, which its manifest lists' % rel)
-        if file_sha256(path) != h:
+        with open(path, 'rb') as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != h:
             raise BackupError('%s in the backup does not have the SHA-256 its manifest lists: the backup is damaged '
                               'or was altered; restore from another copy' % rel)
+        if rel == 'world/world.json':
+            descriptor = data  # the bytes just checked, never read again
         if os.path.basename(rel) not in VOLATILE:
             digest.update(('%s %s\n' % (h, rel)).encode('utf-8'))
     if digest.hexdigest()[:16] != m.group(2):
@@ -176,23 +202,30 @@ def read_manifest(folder):
         if needed not in seen:
             raise BackupError('the backup has no %s; it is not a whole world backup' % needed)
     try:
-        with open(os.path.join(folder, 'world', 'world.json'), 'rb') as f:
-            world_id = json.loads(f.read().decode('utf-8')).get('world_id')
+        descriptor = json.loads(descriptor.decode('utf-8'))
+        world_id = descriptor.get('world_id')
     except (ValueError, UnicodeDecodeError, AttributeError):
-        world_id = None
+        descriptor, world_id = {}, None
     if world_id != m.group(1):
         raise BackupError('the backup\'s world descriptor names world %r, but the folder is of world %s'
                           % (world_id, m.group(1)))
-    return world_id, entries
+    with open(manifest, 'rb') as f:
+        manifest_sha256 = hashlib.sha256(f.read()).hexdigest()
+    return {'world_id': world_id, 'entries': entries, 'descriptor': descriptor, 'manifest_sha256': manifest_sha256}
 
 
 def _same_files(backup, entries, prefix, target):
     """Whether ``target`` holds exactly the files of ``entries`` under ``prefix`` (volatile files may differ)."""
     wanted = dict((rel[len(prefix):], h) for rel, h in entries if rel.startswith(prefix))
-    have = dict((rel, path) for rel, path in _files(target, ''))
+    have = dict((rel, path) for rel, path in _files(target, '')
+                if rel in wanted or os.path.basename(rel) not in VOLATILE)  # a journal begun since is fine
     if set(have) != set(wanted):
         return False
     return all(os.path.basename(rel) in VOLATILE or file_sha256(have[rel]) == wanted[rel] for rel in wanted)
+
+
+def token_folders(entries):
+    return sorted(set(rel.split('/')[1] for rel, _h in entries if rel.startswith('tokens/') and rel.count('/') >= 2))
 
 
 def restore_plan(backup, entries, world_dir, token_dir):
@@ -211,8 +244,7 @@ def restore_plan(backup, entries, world_dir, token_dir):
         raise BackupError('%s exists and is not a folder' % world_dir)
     else:
         todo['world'] = True
-    tokens = sorted(set(rel.split('/')[1] for rel, _h in entries if rel.startswith('tokens/') and rel.count('/') >= 2))
-    for name in tokens:
+    for name in token_folders(entries):
         target = os.path.join(token_dir, name)
         if os.path.lexists(target):
             if not _same_files(backup, entries, 'tokens/%s/' % name, target):
@@ -223,34 +255,75 @@ def restore_plan(backup, entries, world_dir, token_dir):
     return todo
 
 
-def _copy_tree(backup, entries, prefix, partial):
-    """Copy the backup's files under ``prefix`` into ``partial`` (made anew), each checked against the manifest."""
-    if os.path.lexists(partial):
-        shutil.rmtree(partial)
-    ensure_private_dir(partial)
+def _copy_tree(backup, entries, prefix, dest):
+    """Copy the backup's files under ``prefix`` into the new folder ``dest``, each checked against the manifest."""
     for rel, h in entries:
         if not rel.startswith(prefix):
             continue
-        dest = os.path.join(partial, rel[len(prefix):])
-        ensure_private_dir(os.path.dirname(dest))
+        path = os.path.join(dest, rel[len(prefix):])
+        ensure_private_dir(os.path.dirname(path))
         with open(os.path.join(backup, rel), 'rb') as f:
             data = f.read()
         if hashlib.sha256(data).hexdigest() != h:
             raise BackupError('%s changed in the backup while it was being restored' % rel)
-        write_private_file(dest, data, exclusive=True)
+        write_private_file(path, data, exclusive=True)
 
 
-def restore(backup, entries, world_dir, token_dir, todo):
-    """Write what restore_plan() found missing: each token folder, then the world folder, each built beside its place
-    under a temporary name and renamed when whole; the world folder comes last, so it marks a finished restore."""
-    for name in todo['tokens']:
-        partial = os.path.join(os.path.dirname(os.path.abspath(token_dir)), PARTIAL + 'token-' + name)
-        _copy_tree(backup, entries, 'tokens/%s/' % name, partial)
-        os.rename(partial, os.path.join(token_dir, name))
-    if todo['world']:
-        world_dir = os.path.abspath(world_dir)
-        partial = os.path.join(os.path.dirname(world_dir), PARTIAL + os.path.basename(world_dir))
-        _copy_tree(backup, entries, 'world/', partial)
-        if os.path.isdir(world_dir):
-            os.rmdir(world_dir)  # empty, as restore_plan() checked
-        os.rename(partial, world_dir)
+def _remove_stale_stages(parent):
+    """Stages a killed restore left beside its places (this user's folders only)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(parent, name)
+        if name.startswith(PARTIAL) and not os.path.islink(path) and os.path.isdir(path) \
+                and os.lstat(path).st_uid == os.geteuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def stage(backup, entries, world_dir, token_dir, conf_text):
+    """Build the restore beside its places, in new folders of this process: every token folder of the backup under
+    ``<stage>/tokens`` with a SoftHSM2 configuration ``<stage>/softhsm2.conf`` naming it (``conf_text`` with another
+    tokendir), and the world folder. Returns {'tokens': stage folder, 'conf': its configuration, 'world': folder}; the
+    caller checks them through the HSM, then place() renames them into place, or discard() removes them."""
+    world_dir = os.path.abspath(world_dir)
+    token_parent = os.path.dirname(os.path.abspath(token_dir))
+    world_parent = os.path.dirname(world_dir)
+    staged = {}
+    try:
+        for parent in set([token_parent, world_parent]):
+            _remove_stale_stages(parent)
+        staged['tokens'] = tempfile.mkdtemp(prefix=PARTIAL + 'tokens.', dir=token_parent)
+        _copy_tree(backup, entries, 'tokens/', os.path.join(staged['tokens'], 'tokens'))
+        staged['conf'] = os.path.join(staged['tokens'], 'softhsm2.conf')
+        write_private_file(staged['conf'], conf_text % os.path.join(staged['tokens'], 'tokens'), exclusive=True)
+        staged['world'] = tempfile.mkdtemp(prefix=PARTIAL + os.path.basename(world_dir) + '.', dir=world_parent)
+        _copy_tree(backup, entries, 'world/', staged['world'])
+    except BaseException:
+        discard(staged)
+        raise
+    return staged
+
+
+def place(staged, world_dir, token_dir, todo):
+    """Rename what restore_plan() found missing from the checked stage into place: the token folders, then the world
+    folder last, so that the world folder marks a finished restore."""
+    try:
+        for name in todo['tokens']:
+            os.rename(os.path.join(staged['tokens'], 'tokens', name), os.path.join(token_dir, name))
+        if todo['world']:
+            if os.path.isdir(world_dir):
+                os.rmdir(world_dir)  # empty, as restore_plan() checked
+            os.rename(staged['world'], world_dir)
+    except OSError as e:
+        raise BackupError('cannot move the restored files into place (%s: %s); nothing is lost, run the restore again'
+                          % (getattr(e, 'filename', ''), e.strerror))
+    finally:
+        discard(staged)
+
+
+def discard(staged):
+    for key in ('tokens', 'world'):
+        if staged.get(key) and os.path.isdir(staged[key]):
+            shutil.rmtree(staged[key], ignore_errors=True)

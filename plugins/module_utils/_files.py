@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -51,15 +52,21 @@ def ensure_private_dir(path):
 
 
 def check_private_folder(folder, exclusive=False):
-    """Refuse a folder others can write to, unless it is sticky (as /tmp) and the file is written exclusively.
+    """Refuse a folder of another user, and a folder others can write to unless it is sticky (as /tmp, owned by root)
+    and the file is written exclusively.
 
     In a folder others can write to, anyone may rename, remove or replace what is written there; the sticky bit
     stops that for files they do not own, and an exclusive write never takes over a name someone placed first.
     """
     st = os.stat(folder)
+    sticky = st.st_mode & stat.S_ISVTX and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if st.st_uid not in (os.geteuid(), 0) or (st.st_uid == 0 and os.geteuid() != 0 and not sticky):
+        raise ByokError('folder %s belongs to user %d, not to this user (%d): its owner could replace or remove what '
+                        'this collection writes there. Give a folder of your own (a new folder is made 0700)'
+                        % (folder, st.st_uid, os.geteuid()))
     if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return
-    if st.st_mode & stat.S_ISVTX and exclusive:
+    if sticky and exclusive:
         return
     raise ByokError('folder %s can be written by others (mode %04o%s): anyone could replace or remove what this '
                     'collection writes there. Give a folder only its owner can write (for example a new folder, '
@@ -120,28 +127,34 @@ def write_private_file(path, data, exclusive=False):
     _fsync_dir(folder)
 
 
+_TEMPORARY_RE = re.compile(r'^\..+\.(\d{1,7})\.[a-z0-9_]{8}\.tmp$')
+
+
 def remove_stale_temporaries(folder, prefix='.'):
-    """Remove what writers killed mid-write left in ``folder``: ``.<name>.<pid>.<random>.tmp`` (of the files whose
-    temporaries start with ``prefix``) whose process is gone. A temporary of a writer still running is left alone."""
+    """Remove what writers killed mid-write left in ``folder``: ``.<name>.<pid>.<8 random>.tmp`` files of this user,
+    starting with ``prefix``, whose process is gone. A temporary of a writer still running, another user's file, or
+    any name not of that form is left alone."""
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for name in names:
-        if not (name.startswith(prefix) and name.startswith('.') and name.endswith('.tmp')):
+        m = _TEMPORARY_RE.match(name)
+        if not m or not name.startswith(prefix) or int(m.group(1)) in (0, os.getpid()):
             continue
-        parts = name[:-len('.tmp')].rsplit('.', 2)
-        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
-            continue
+        path = os.path.join(folder, name)
         try:
-            os.kill(int(parts[1]), 0)
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            os.kill(int(m.group(1)), 0)
             continue  # its writer still runs (or the number was given to another process): leave it
         except ProcessLookupError:
             pass
-        except OSError:
+        except (OSError, OverflowError, ValueError):
             continue
         try:
-            os.unlink(os.path.join(folder, name))
+            os.unlink(path)
         except OSError:
             pass
 

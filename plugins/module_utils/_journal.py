@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import errno
 import getpass
 import hashlib
 import json
@@ -138,11 +139,33 @@ class Journal(object):
         except ByokError:
             return None
 
+    def _read_own(self):
+        """The journal's bytes; refuses a link, and a file that is not a journal (its first line is no first record),
+        so that a mistyped ``journal`` option never has a record appended to, or a line removed from, another file."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ByokError('the journal %s is a symbolic link; give the journal file itself' % self.path)
+            raise ByokError('cannot read the journal %s: %s' % (self.path, e.strerror))
+        with os.fdopen(fd, 'rb') as f:
+            data = f.read()
+        first = data.split(b'\n', 1)[0]
+        if first:
+            try:
+                record = json.loads(first.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError):
+                record = None
+            if not isinstance(record, dict) or record.get('seq') != 1 or record.get('prev') != GENESIS:
+                raise ByokError('%s is not a ceremony journal (its first line is not a first record); give the path '
+                                'of a journal, or of a file that does not exist yet' % self.path)
+        return data
+
     def heal(self, module, asked):
         """Before a run: finish what a killed append left (see _recover), so a run that then changes nothing still
         leaves an intact journal; a removed fragment is recorded at once. Returns the record written, or None."""
         folder = os.path.dirname(self.path)
-        if not os.path.isfile(self.path):
+        if not os.path.lexists(self.path):
             return None
         with locked(folder, '.journal.lock'):
             head, repaired = self._recover(self._head() or {'records': 0, 'hash': GENESIS})
@@ -196,20 +219,27 @@ class Journal(object):
         with one whole record the head does not count yet (the head is brought up to it, as that
         record chains from the head). Anything else is left for read() to report.
         """
-        if not os.path.exists(self.path):
+        if not os.path.lexists(self.path):
             return head, None
-        with open(self.path, 'rb') as f:
-            data = f.read()
+        data = self._read_own()
         repaired = None
         if data and not data.endswith(b'\n'):
             keep = data.rfind(b'\n') + 1
             fragment = data[keep:]
-            with open(self.path, 'r+b') as f:
-                f.truncate(keep)
-                os.fsync(f.fileno())
-            data = data[:keep]
-            repaired = {'removed_fragment_bytes': len(fragment),
-                        'removed_fragment_sha256': hashlib.sha256(fragment).hexdigest()}
+            fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW)
+            try:
+                if _whole_record(fragment, head):
+                    os.lseek(fd, 0, os.SEEK_END)
+                    os.write(fd, b'\n')  # a whole record that lost only its line end: kept
+                    data += b'\n'
+                else:
+                    os.ftruncate(fd, keep)
+                    data = data[:keep]
+                    repaired = {'removed_fragment_bytes': len(fragment),
+                                'removed_fragment_sha256': hashlib.sha256(fragment).hexdigest()}
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         last = data.rstrip(b'\n').rsplit(b'\n', 1)[-1]
         try:
             record = json.loads(last.decode('utf-8')) if last else None
@@ -219,6 +249,18 @@ class Journal(object):
             head = {'records': record['seq'], 'hash': record['hash']}
             write_private_json(self.head_path, head)
         return head, repaired
+
+
+def _whole_record(line, head):
+    """Whether ``line`` is a whole record that chains at the head (the last one it counts, or the next)."""
+    try:
+        record = json.loads(line.decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(record, dict) or record.get('hash') != record_hash(record):
+        return False
+    return (record.get('seq') == head['records'] and record.get('hash') == head['hash']) or \
+        link_problem(record, head['records'] + 1, head['hash']) is None
 
 
 def _user():

@@ -369,8 +369,8 @@ def check_recorded_key(session, world_dir, names, original):
                           % (names['key'], session.token.label, original['spki_sha256'], rec.get('spki_sha256')))
     problems = exposure_problems(original) + ([] if rec.get('imported') else provenance_problems(original))
     if problems:
-        raise HsmKeyError('key %s on token %r is not the key hsm_key checked: %s' % (names['key'], session.token.label,
-                                                                                 '; '.join(problems)))
+        raise HsmKeyError('key %s on token %r is not the key hsm_key checked: %s'
+                          % (names['key'], session.token.label, '; '.join(problems)))
     modulus, _exponent = rsa_public_numbers(spki_der_from_pem(original['public_key_pem']))
     found = session.find(attribute_template([('CKA_CLASS', constant('CKO_PRIVATE_KEY')),
                                              ('CKA_MODULUS', _int_to_bytes(modulus))]))

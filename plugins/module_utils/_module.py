@@ -170,10 +170,14 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             journal = Journal(os.path.join(module.params['world_dir'], JOURNAL_NAME))
     if journal is not None:
         # what a run killed before this one left: temporaries of its writes, an append cut off
-        for folder in set([os.path.dirname(journal.path), module.params.get('world_dir') or journal.path]):
-            if os.path.isdir(folder):
-                remove_stale_temporaries(folder)
-        journal.heal(name, public_options(module.argument_spec, module.params))
+        try:
+            remove_stale_temporaries(os.path.dirname(journal.path), '.' + os.path.basename(journal.path) + '.')
+            world_dir = module.params.get('world_dir')
+            if world_dir and os.path.isfile(os.path.join(world_dir, 'world.json')):
+                remove_stale_temporaries(world_dir)
+            journal.heal(name, public_options(module.argument_spec, module.params))
+        except ByokError as e:
+            module.fail_json(msg='journal %s: %s' % (journal.path, e))
     try:
         result = work(module)
     except ByokError as e:

@@ -64,6 +64,13 @@ manifest:
   returned: success
   type: str
   sample: /media/backup/world-6ea92d1987a0678eb5913f539b88600a-3cab36bb03d7d330/MANIFEST.sha256
+manifest_sha256:
+  description: The SHA-256 of the manifest, which lists every file's SHA-256, so it pins every byte of the backup. Keep
+    it with the transcript; give it to M(keyceremony.byok.world_restore) as O(keyceremony.byok.world_restore#module:expect_manifest_sha256).
+    V(null) in check mode when the backup is still to be made.
+  returned: success
+  type: str
+  sample: 4f1c0b7e9d2a3c5b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f
 files:
   description: How many files the backup holds.
   returned: success
@@ -75,6 +82,7 @@ import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import file_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import WORLD_ARGS, new_module, run, spec
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import World
 
@@ -90,18 +98,19 @@ def work(module):
         final = os.path.join(p['dest'], name)
         result = {'backup_dir': final, 'manifest': os.path.join(final, 'MANIFEST.sha256'), 'files': len(hashes)}
         if os.path.isdir(final) and _backup.verify(final):
-            return dict(result, changed=False)
+            return dict(result, changed=False, manifest_sha256=file_sha256(result['manifest']))
         if os.path.exists(final):
             raise ByokError('%s exists but does not match its manifest; move it away and back up again' % final)
-        if not module.check_mode:
-            _backup.write(p['dest'], name, hashes)
-    return dict(result, changed=True)
+        if module.check_mode:
+            return dict(result, changed=True, manifest_sha256=None)
+        _backup.write(p['dest'], name, hashes)
+    return dict(result, changed=True, manifest_sha256=file_sha256(result['manifest']))
 
 
 def main():
     module = new_module(spec(WORLD_ARGS, token_dir={'type': 'path'}, dest={'type': 'path', 'required': True}))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='world_backup', journal_fields=('backup_dir', 'files'))
+    run(module, work, journal_as='world_backup', journal_fields=('backup_dir', 'files', 'manifest_sha256'))
 
 
 if __name__ == '__main__':

@@ -17,14 +17,17 @@ description:
   - Checks the backup whole before anything is written - the manifest's form, every file's SHA-256, that no file was
     added, that the files give the digest the folder's name carries, and that the world descriptor names the folder's
     world id. One byte changed anywhere is refused, naming the file, with nothing written.
-  - Restores the world's token folder(s) into the SoftHSM2 token folder and the world's files into O(world_dir), each
-    built beside its place under a temporary name and renamed when whole; the world folder comes last. It never writes
-    over an existing world or token; a O(world_dir) that is not empty or a token folder (or a token with the world's
-    label) that exists is refused - unless it holds exactly this backup's files, which is a restore done before (then
-    C(changed=false)), perhaps cut off before its last step (then the rest is done).
-  - Then checks the restored world through the HSM - the token is found by label with the world's serial, the module
-    credential logs in, and every key record's fingerprint equals the public part of its key on the token - and, when
-    O(admin_cards) are given, that K of them rebuild the security officer PIN and that it logs in to the restored token.
+  - Builds the whole restore beside its places first (C(.byok-restore-*) folders of this run, next to the token folder
+    and next to O(world_dir)) and checks it there through the HSM, with a SoftHSM2 configuration of its own - the token
+    is found by label with the world's serial, no token of the backup carries a label already in use, the module
+    credential logs in, every key record's fingerprint equals the public part of its key on the token, and, when
+    O(admin_cards) are given, K of them rebuild the security officer PIN and it logs in to the restored token. Only a
+    restore that passed is moved into place (token folders, then the world folder last); one that failed is removed
+    and leaves nothing.
+  - It never writes over an existing world or token; a O(world_dir) that is not empty, a token folder that exists, or
+    a token with the world's label is refused - unless they hold exactly this backup's files, which is a restore done
+    before (then C(changed=false), and the checks run on the restored world), perhaps cut off before its last step
+    (then the rest is done).
   - The journal restored with the world records the restore.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
@@ -50,9 +53,18 @@ options:
     type: path
   admin_cards:
     description:
-      - K or more cards of the world with their PINs. When given, the restore is finished only once they rebuild the
-        security officer PIN and it logs in to the restored token - the proof that the restored world is the one the
-        card holders hold, which the backup's unkeyed manifest alone cannot give.
+      - K or more cards of the world with their PINs. When given, the restore is placed only once they rebuild the
+        security officer PIN and it logs in to the restored token - the proof that the restored token is the one whose
+        SO the card holders are, which the backup's unkeyed manifest alone cannot give.
+  expect_manifest_sha256:
+    description:
+      - The SHA-256 of the backup's manifest, as M(keyceremony.byok.world_backup) returned and journalled it
+        (RV(keyceremony.byok.world_backup#module:manifest_sha256)). The manifest lists every file's SHA-256, so this
+        one value pins every byte of the backup, including the files that change on every use (SoftHSM2's
+        C(token.object), which holds the PINs' blobs, and the journal), which the digest in the folder's name leaves
+        out. A backup whose manifest differs is refused before anything is written.
+      - Without it or O(admin_cards) the restore is done, with a warning that it is not proved (RV(proved) false).
+    type: str
 notes:
   - Holds a lock beside O(world_dir) (C(.<name>.restore.lock) in its parent) so two restores never run at once.
   - Check mode checks the backup and the places it would write to, and writes nothing.
@@ -100,6 +112,17 @@ keys:
   type: list
   elements: dict
   sample: [{"key_name": "key_simple_contosokey", "spki_sha256": "9b1c6f3e..."}]
+proved:
+  description: Whether the restored world is proved to be the one backed up - by O(admin_cards) or
+    O(expect_manifest_sha256).
+  returned: success
+  type: bool
+  sample: true
+manifest_sha256:
+  description: The SHA-256 of the backup's manifest.
+  returned: success
+  type: str
+  sample: 4f1c0b7e9d2a3c5b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f
 cards_checked:
   description: How many of O(admin_cards) rebuilt the security officer PIN that logged in (0 when none were given).
   returned: success
@@ -116,8 +139,9 @@ import os
 from contextlib import contextmanager
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError, WorldError
-from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, locked, read_json
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, locked
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, Hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyRecord, describe_key
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
@@ -130,11 +154,38 @@ def nullcontext():
     yield
 
 
-def _check_restored(p):
-    """Through the HSM: the token, the credential, every key against its record, and the cards when given."""
+@contextmanager
+def softhsm_conf(conf):
+    """SoftHSM2 reads SOFTHSM2_CONF when the library is loaded: within this block it loads the stage's."""
+    before = os.environ.get('SOFTHSM2_CONF')
+    os.environ['SOFTHSM2_CONF'] = conf
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ['SOFTHSM2_CONF']
+        else:
+            os.environ['SOFTHSM2_CONF'] = before
+
+
+def _token_labels(p):
+    with Hsm(p['pkcs11_module']) as hsm:
+        return dict((t.label, t.serial) for t in hsm.tokens() if t.initialized)
+
+
+def _check(p, world_dir, taken=None):
+    """Through the HSM: the token (and, with ``taken``, that no token of the stage carries a label in use), the
+    module credential, every key against its record, and the cards when given. Returns the result's part."""
     keys = []
     with Hsm(p['pkcs11_module']) as hsm:
-        ctx = WorldContext(hsm, p['world_dir'])
+        if taken:
+            clash = sorted(set(t.label for t in hsm.tokens() if t.initialized) & set(taken))
+            if clash:
+                raise WorldError('the backup holds a token labelled %s, and a token of that label already exists '
+                                 '(serial %s): a restore never writes over a token, nor adds a second of one label. '
+                                 'Restore onto a token folder (SOFTHSM2_CONF) that does not have it'
+                                 % (', '.join(repr(c) for c in clash), ', '.join(taken[c] for c in clash)))
+        ctx = WorldContext(hsm, world_dir)
         with ctx.user_session() as session:
             for name in sorted(os.listdir(ctx.world.dir)):
                 if not name.startswith('key_'):
@@ -153,17 +204,23 @@ def _check_restored(p):
             with hsm.session(ctx.token_label, login=SO, pin=so_pin, who='the security officer PIN rebuilt from the '
                              'admin cards'):
                 cards = len(p['admin_cards'])
-        return ctx.descriptor, keys, cards
+    return {'keys': keys, 'cards_checked': cards, 'proved': cards > 0}
 
 
 def work(module):
     p = module.params
     backup = os.path.abspath(p['backup_dir'])
-    world_id, entries = _backup.read_manifest(backup)
+    checked = _backup.read_manifest(backup)
+    if p['expect_manifest_sha256'] is not None:
+        expected = normalize_sha256(p['expect_manifest_sha256'], 'expect_manifest_sha256', of='the manifest',
+                                    where='take it from what world_backup returned, or its journal record')
+        if expected != checked['manifest_sha256']:
+            raise WorldError('the manifest of %s has SHA-256 %s, not the expected %s: this is not the backup that was '
+                             'made (or it was rewritten since)' % (backup, checked['manifest_sha256'], expected))
+    entries, label = checked['entries'], checked['descriptor'].get('token_label')
     token_dir = p['token_dir'] or _backup.softhsm_tokendir()
     if not os.path.isdir(token_dir):
         raise WorldError('the token folder %s does not exist; create it (mode 0700) or fix SOFTHSM2_CONF' % token_dir)
-    label = read_json(os.path.join(backup, 'world', 'world.json'), 'world descriptor in the backup').get('token_label')
     parent = os.path.dirname(p['world_dir'])
     if module.check_mode:
         lock = nullcontext()
@@ -172,30 +229,45 @@ def work(module):
         lock = locked(parent, '.%s.restore.lock' % os.path.basename(p['world_dir']))
     with lock:
         todo = _backup.restore_plan(backup, entries, p['world_dir'], token_dir)
-        if todo['tokens']:
-            with Hsm(p['pkcs11_module']) as hsm:
-                existing = hsm.find_token(label, required=False)
-            if existing is not None:
-                raise WorldError('a token labelled %r already exists (serial %s): a restore never writes over a token. '
-                                 'Restore onto a token folder (SOFTHSM2_CONF) that does not have it'
-                                 % (label, existing.serial))
         restored = ['token %s' % t for t in todo['tokens']] + (['world'] if todo['world'] else [])
-        result = {'changed': bool(restored), 'world_id': world_id, 'token_label': label, 'restored': restored,
-                  'keys': [], 'cards_checked': 0, 'files': len(entries)}
-        if module.check_mode and restored:
-            return result
-        if not module.check_mode:
-            _backup.restore(backup, entries, p['world_dir'], token_dir, todo)
-        _descriptor, result['keys'], result['cards_checked'] = _check_restored(p)
+        result = {'changed': bool(restored), 'world_id': checked['world_id'], 'token_label': label,
+                  'restored': restored, 'keys': [], 'cards_checked': 0, 'proved': False, 'files': len(entries),
+                  'manifest_sha256': checked['manifest_sha256']}
+        if not restored:
+            result.update(_check(p, p['world_dir']))
+        else:
+            # a fresh restore: no token of the backup may carry a label in use; one cut off after some token folders
+            # were placed finds its own tokens there
+            taken = _token_labels(p) if len(todo['tokens']) == len(_backup.token_folders(entries)) else {}
+            if label in taken:
+                raise WorldError('a token labelled %r already exists (serial %s): a restore never writes over a token. '
+                                 'Restore onto a token folder (SOFTHSM2_CONF) that does not have it' % (label, taken[label]))
+            if module.check_mode:
+                return result
+            # the whole restore is built and checked beside its places, and moved into place only when it holds
+            staged = _backup.stage(backup, entries, p['world_dir'], token_dir, _backup.conf_template())
+            try:
+                with softhsm_conf(staged['conf']):
+                    result.update(_check(p, staged['world'], taken))
+            except BaseException:
+                _backup.discard(staged)
+                raise
+            _backup.place(staged, p['world_dir'], token_dir, todo)
+    result['proved'] = result['proved'] or p['expect_manifest_sha256'] is not None
+    if not result['proved']:
+        result['warnings'] = ['the restored world is not proved to be the one that was backed up: give admin_cards (K '
+                              'of the world\'s cards must open it) or expect_manifest_sha256 (what world_backup '
+                              'returned and journalled)']
     return result
 
 
 def main():
     module = new_module(spec(WORLD_ARGS, ADMIN_CARDS_ARG, backup_dir={'type': 'path', 'required': True},
-                             token_dir={'type': 'path'}))
+                             token_dir={'type': 'path'}, expect_manifest_sha256={'type': 'str', 'no_log': False}))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
     run(module, work, journal_as='world_restore', journal_needs_world=True,
-        journal_fields=('world_id', 'token_label', 'restored', 'keys', 'cards_checked', 'files'))
+        journal_fields=('world_id', 'token_label', 'restored', 'keys', 'cards_checked', 'proved', 'files',
+                        'manifest_sha256'))
 
 
 if __name__ == '__main__':

@@ -21,10 +21,12 @@ import threading
 import time
 import urllib.parse
 
+import anyio
 import pytest
 
 from ansible_collections.keyceremony.byok.tenant import datadir
-from ansible_collections.keyceremony.byok.tests.unit.helpers import TENANT_A, TENANT_B, TenantServer
+from ansible_collections.keyceremony.byok.tenant.limits import MAX_KEYS, FailureLimiter, Limits, address_key
+from ansible_collections.keyceremony.byok.tests.unit.helpers import TENANT_A, TENANT_B, TenantServer, free_port
 
 VAULT_SCOPE = 'https://vault.azure.net/.default'
 
@@ -323,3 +325,155 @@ def test_a_sign_in_body_over_64_kib_is_413(serve, path):
     status, _h, got = call(server.connection('127.0.0.12'), 'POST', path,
                            json.dumps({'user': 'u', 'password': 'p', 'pad': 'x' * 65536}).encode())
     assert status == 413 and got['error'] == 'the request body is larger than 64 KiB'
+
+
+# ---------------------------------------------------------------- the limits' keys: chosen by the socket, bounded
+
+def stopped_output(server, *connections):
+    """What the service wrote (its log), once it has stopped (the connections closed first: uvicorn waits for them)."""
+    for conn in connections:
+        conn.close()
+    server.stop()
+    return server.proc.stdout.read().decode()
+
+
+@pytest.mark.bad_input
+def test_x_forwarded_for_does_not_choose_the_address(serve):
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: each failure would have been another address's
+    server = serve()
+    attacker = server.connection('127.0.0.1')
+    for i in range(20):
+        status, _h, got = call(attacker, 'POST', '/api/v1/connect', {'user': 'user-%d@%s' % (i, TENANT_A),
+                                                                     'password': 'guess'},
+                               headers=[('X-Forwarded-For', '10.0.%d.%d' % (i // 250, i % 250 + 1)),
+                                        ('X-Forwarded-Proto', 'https')])
+        assert status == 401, got
+    assert_too_many(*call(attacker, 'POST', '/api/v1/connect', {'user': 'user-20@%s' % TENANT_A, 'password': 'guess'},
+                          headers=[('X-Forwarded-For', '10.0.9.9')]), scope='from this address', limit=20)
+    assert 'address 127.0.0.1 locked: 20 failed sign-ins in 15 minutes' in stopped_output(server, attacker)
+
+
+@pytest.mark.bad_input
+def test_a_client_id_that_is_no_guid_is_refused_before_it_is_counted(serve, tenants):
+    a = tenants[0]
+    server = serve(['--login-failures-per-address', '2'])
+    conn = server.connection('127.0.0.13')
+    spray = ['x' * 60000, 'not-a-guid', a['client_id'] + '0', a['client_id'][:-1], '{%s}' % a['client_id'], '']
+    for client_id in spray:
+        status, headers, got = token(conn, TENANT_A, client_id, 'guess')
+        assert status == 401 and got['error'] == 'invalid_client' and 'a GUID' in got['error_description'], got
+        assert headers['cache-control'] == 'no-store' and 'x' * 64 not in got['error_description']
+    # none of them was counted against the address (2 failures would lock it)
+    status, _h, got = token(conn, TENANT_A, a['client_id'], a['client_secret'])
+    assert status == 200 and got['access_token']
+
+
+def test_locks_are_logged_without_a_password(serve, tenants):
+    a = tenants[0]
+    server = serve(['--login-failures-per-user', '2', '--login-failures-per-address', '5'])
+    conn = server.connection('127.0.0.14')
+    user = 'admin@%s' % TENANT_A
+    for _i in range(2):
+        assert connect(conn, user, 'password-of-tenant-b')[0] == 401
+    # a password typed into the user name field: its lock is logged, the name is not
+    for _i in range(2):
+        assert connect(conn, 'password-of-tenant-b', 'password-of-tenant-a')[0] == 401
+    assert connect(conn, 'someone', 'password-of-tenant-a')[0] == 401  # the 5th failure from this address
+    other = server.connection('127.0.0.15')
+    for _i in range(2):
+        assert token(other, TENANT_A, a['client_id'], 'password-of-tenant-b')[0] == 401
+    output = stopped_output(server, conn, other)
+    lines = [line for line in output.splitlines() if ' locked: ' in line]
+    assert len(lines) == 4, output
+    assert lines[0].startswith("byok-tenant: Connect: user name %r locked: 2 failed sign-ins in 15 minutes; every "
+                               "sign-in for it gets 429 until " % user)
+    assert lines[0].endswith(', or until the service is restarted')
+    assert lines[1].startswith('byok-tenant: Connect: an unknown user name (not shown: it may be a mistyped '
+                               'password) locked: 2 failed sign-ins in 15 minutes')
+    assert lines[2].startswith('byok-tenant: Connect: address 127.0.0.14 locked: 5 failed sign-ins in 15 minutes; '
+                               'every sign-in from it gets 429 until ')
+    assert lines[3].startswith("byok-tenant: the token endpoint: client ID %r locked: 2 failed" % a['client_id'])
+    # and the serve fixture checks that no password and no client secret is in the output
+
+
+class Server6(Server):
+    """The service on [::1], so that its clients have an IPv6 address. Its certificate names 127.0.0.1 and not ::1:
+    the CA is pinned all the same, the name is not checked."""
+
+    def start(self):
+        self.port = free_port()  # free on 127.0.0.1; a port taken on ::1 fails the start (it is tried once)
+        self.options = self.options + ['--listen', '[::1]:%d' % self.port]  # the last --listen is the one
+        return super(Server6, self).start()
+
+    @property
+    def url(self):
+        return 'https://[::1]:%d' % self.port
+
+    def context(self):
+        context = super(Server6, self).context()
+        context.check_hostname = False
+        return context
+
+    def connection(self, source='::1', port=None):
+        return http.client.HTTPSConnection('::1', port or self.port, context=self.context(), timeout=60,
+                                           source_address=(source, 0))
+
+
+def test_an_ipv6_client_is_counted_by_its_64(tenants):
+    try:
+        socket.socket(socket.AF_INET6).close()
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(('::1', 0))
+    except OSError:
+        pytest.skip('this machine has no IPv6 loopback')
+    # one machine has one IPv6 loopback address (::1/128): that the other addresses of a /64 count as the same is
+    # checked by address_key below; here, that an IPv6 client is limited, and counted as its /64
+    server = Server6(tenants[0]['data_dir'], ['--login-failures-per-address', '3']).start()
+    conn = server.connection()
+    try:
+        for i in range(3):
+            assert connect(conn, 'user-%d@%s' % (i, TENANT_A), 'guess')[0] == 401
+        assert_too_many(*connect(conn, 'admin@%s' % TENANT_A, 'password-of-tenant-a'), scope='from this address',
+                        limit=3)
+    finally:
+        output = stopped_output(server, conn)
+    assert 'Connect: address ::/64 locked: 3 failed sign-ins' in output, output
+
+
+@pytest.mark.parametrize('host,key', [
+    ('127.0.0.5', '127.0.0.5'),
+    ('::ffff:127.0.0.5', '127.0.0.5'),  # an IPv4 client of a dual-stack listener
+    ('2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'),
+    ('2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'),
+    ('2001:db8:1:3::1', '2001:db8:1:3::/64'),
+    ('fe80::1%eth0', 'fe80::/64'),
+    ('', ''),
+    ('not an address' * 10, ('not an address' * 10)[:64]),
+])
+def test_the_address_counted(host, key):
+    assert address_key(host) == key
+
+
+def test_the_limiter_keeps_at_most_max_keys_names_and_addresses():
+    # 10000 names over TLS would be 10000 password hashes: the limiter itself, with a clock of its own
+    assert MAX_KEYS == 10000 and FailureLimiter().max_keys == MAX_KEYS
+    now = [1000.0]
+    logged = []
+    limiter = FailureLimiter(Limits(per_name=2, per_address=100), clock=lambda: now[0], max_keys=3,
+                             log=logged.append)
+
+    async def fail(name, address):
+        limiter.done(await limiter.admit(name, address), False)
+
+    async def failures():
+        await fail('first', '192.0.2.1')
+        await fail('first', '192.0.2.1')  # locked
+        for i in range(10):
+            now[0] += 1
+            await fail('name-%d' % i, '192.0.2.%d' % (i + 2))
+    anyio.run(failures)
+    assert sorted(limiter._failures['name']) == ['name-7', 'name-8', 'name-9']
+    assert sorted(limiter._failures['address']) == ['192.0.2.10', '192.0.2.11', '192.0.2.9']
+    assert limiter.refusal('first', '192.0.2.1') is None  # forgotten: the price of bounded memory
+    forgot = [line for line in logged if 'forgotten' in line]
+    assert len(forgot) == 1 and 'more than 3 user names in 15 minutes' in forgot[0], logged

@@ -117,3 +117,38 @@ def test_read_json_names_the_file(tmp_path):
     p.write_text('[1]')
     with pytest.raises(ByokError, match='not a JSON object'):
         _files.read_json(str(p), 'world descriptor')
+
+
+@pytest.mark.bad_input
+def test_a_folder_of_another_user_is_refused(tmp_path):
+    d = tmp_path / 'theirs'
+    d.mkdir()
+    os.chmod(str(d), 0o755)
+    os.chown(str(d), 12345, 12345)
+    with pytest.raises(ByokError, match='belongs to user 12345, not to this user'):
+        _files.write_private_file(str(d / 'secret'), b'x', exclusive=True)
+    with pytest.raises(ByokError, match='belongs to user 12345'):
+        _files.ensure_private_dir(str(d))
+    assert os.listdir(str(d)) == []
+
+
+def test_only_a_dead_writers_temporaries_are_removed(tmp_path):
+    import subprocess
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    names = {
+        '.world.json.%d.abcd_123.tmp' % dead.pid: False,  # a writer killed mid-write: removed
+        '.world.json.%d.abcd_123.tmp' % os.getpid(): True,  # this process's own
+        '.world.json.4294967296.abcd_123.tmp': True,  # not a pid (no crash either)
+        '.notes.2024.backup.tmp': True,  # not a temporary of this collection
+        'world.json.%d.abcd_123.tmp' % dead.pid: True,  # not hidden
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b'x')
+    other = tmp_path / ('.journal.jsonl.%d.zzzz_999.tmp' % dead.pid)
+    other.write_bytes(b'x')
+    os.chown(str(other), 12345, 12345)  # another user's
+    _files.remove_stale_temporaries(str(tmp_path))
+    for name, kept in names.items():
+        assert os.path.exists(str(tmp_path / name)) == kept, name
+    assert other.exists()

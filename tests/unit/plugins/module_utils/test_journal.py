@@ -115,3 +115,44 @@ def test_a_removed_last_record_is_not_healed_away(journal):
     journal.append('transfer_package', 'changed', {'ident': 'k'})
     records, intact, problem = journal.read()
     assert not intact and 'out of sequence' in problem
+
+
+def test_a_whole_last_record_without_its_line_end_is_kept_not_cut(journal):
+    with open(journal.path, 'rb') as f:
+        data = f.read()
+    with open(journal.path, 'wb') as f:
+        f.write(data.rstrip(b'\n'))
+    assert journal.heal('hsm_key', {}) is None
+    records, intact, problem = journal.read()
+    assert intact and len(records) == 3, problem
+    journal.append('transfer_package', 'changed', {})
+    assert journal.read()[1] and len(journal.read()[0]) == 4
+
+
+def test_a_cut_off_append_is_healed_and_recorded_before_the_next_run(journal):
+    with open(journal.path, 'ab') as f:
+        f.write(b'{"asked":{},"hash":"77')
+    record = journal.heal('hsm_key', {'ident': 'k'})
+    assert record['outcome'] == 'repaired' and record['repaired']['removed_fragment_bytes'] == 22
+    records, intact, problem = journal.read()
+    assert intact and len(records) == 4, problem
+
+
+@pytest.mark.bad_input
+def test_a_file_that_is_not_a_journal_is_never_healed_or_appended_to(tmp_path):
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+    notes = tmp_path / 'notes.md'
+    notes.write_bytes(b'# my notes\nthe last line without an end')
+    for call in (lambda j: j.heal('hsm_key', {}), lambda j: j.append('hsm_key', 'changed', {})):
+        with pytest.raises(ByokError, match='is not a ceremony journal'):
+            call(Journal(str(notes)))
+    assert notes.read_bytes() == b'# my notes\nthe last line without an end'
+
+
+@pytest.mark.bad_input
+def test_a_journal_that_is_a_link_is_refused(journal, tmp_path):
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+    link = tmp_path / 'link.jsonl'
+    os.symlink(journal.path, str(link))
+    with pytest.raises(ByokError, match='is a symbolic link'):
+        Journal(str(link)).append('hsm_key', 'changed', {})

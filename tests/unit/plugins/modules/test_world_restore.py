@@ -58,6 +58,7 @@ def test_the_disaster_recovery_drill(backed_up, softhsm, tmp_path, monkeypatch):
     args = {'backup_dir': backup['backup_dir'], 'world_dir': world_dir, 'admin_cards': world.cards[1:3]}
     check, real, check_again, again = four_way(world_restore, args)
     assert [r['changed'] for r in (check, real, check_again, again)] == [True, True, False, False]
+    assert real['proved'] and again['proved'] and not check['proved']
     assert real['world_id'] == world.id and real['cards_checked'] == 2 and real['restored'][-1] == 'world'
     assert real['keys'] == [{'key_name': 'key_simple_contosokey', 'spki_sha256': key['spki_sha256']}]
     assert again['keys'] == real['keys'] and again['restored'] == []
@@ -155,18 +156,48 @@ def test_never_over_an_existing_world_or_token(backed_up, softhsm, tmp_path):
 def test_a_restore_cut_off_before_the_world_is_finished_by_the_next_run(backed_up, softhsm, tmp_path, monkeypatch):
     world, key, backup = backed_up
     fresh, world_dir = _fresh_workstation(tmp_path, monkeypatch)
-    # the token folders were renamed into place, the world was still being built beside its place
+    # the token folders were renamed into place, the world was not yet; the stage is left beside its places
     from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
-    _world_id, entries = _backup.read_manifest(backup['backup_dir'])
-    todo = _backup.restore_plan(backup['backup_dir'], entries, world_dir, fresh.tokendir)
-    _backup.restore(backup['backup_dir'], entries, world_dir, fresh.tokendir, dict(todo, world=False))
-    os.makedirs(os.path.join(os.path.dirname(world_dir), _backup.PARTIAL + 'world'))
+    checked = _backup.read_manifest(backup['backup_dir'])
+    todo = _backup.restore_plan(backup['backup_dir'], checked['entries'], world_dir, fresh.tokendir)
+    os.makedirs(os.path.dirname(world_dir))
+    staged = _backup.stage(backup['backup_dir'], checked['entries'], world_dir, fresh.tokendir, _backup.conf_template())
+    for name in todo['tokens']:
+        os.rename(os.path.join(staged['tokens'], 'tokens', name), os.path.join(fresh.tokendir, name))
     r = run_module(world_restore, {'backup_dir': backup['backup_dir'], 'world_dir': world_dir})
     assert r['changed'] and r['restored'] == ['world'] and r['keys'][0]['spki_sha256'] == key['spki_sha256']
-    assert not os.path.exists(os.path.join(os.path.dirname(world_dir), _backup.PARTIAL + 'world'))
+    assert not r['proved'] and any('not proved' in w for w in r.warnings)
+    assert not [n for n in os.listdir(os.path.dirname(world_dir)) if n.startswith(_backup.PARTIAL)]
+    assert not [n for n in os.listdir(os.path.dirname(fresh.tokendir)) if n.startswith(_backup.PARTIAL)]
 
 
 @pytest.mark.bad_input
+def test_a_backup_whose_volatile_file_and_manifest_were_rewritten_is_refused_with_its_manifest_hash(
+        backed_up, tmp_path, monkeypatch):
+    # token.object (the PINs' blobs) and the journal are not in the digest of the folder's name: rewriting one and
+    # its manifest line keeps the name; the manifest's SHA-256 that world_backup returned pins them
+    world, _key, backup = backed_up
+    fresh, world_dir = _fresh_workstation(tmp_path, monkeypatch)
+    journal = os.path.join(backup['backup_dir'], 'world', 'journal.jsonl')
+    with open(journal, 'ab') as f:
+        f.write(b'')
+    import hashlib
+    manifest = os.path.join(backup['backup_dir'], 'MANIFEST.sha256')
+    lines = open(manifest).read().splitlines()
+    with open(journal, 'rb') as f:
+        data = f.read().replace(b'hsm_key', b'hsm_kez')
+    with open(journal, 'wb') as f:
+        f.write(data)
+    lines = ['%s  %s' % (hashlib.sha256(data).hexdigest(), l.split('  ', 1)[1]) if l.endswith('  world/journal.jsonl')
+             else l for l in lines]
+    with open(manifest, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    args = {'backup_dir': backup['backup_dir'], 'world_dir': world_dir}
+    r = run_module(world_restore, dict(args, expect_manifest_sha256=backup['manifest_sha256']))
+    assert r.failed and 'this is not the backup that was made' in r['msg']
+    assert not os.path.exists(world_dir) and os.listdir(fresh.tokendir) == []
+
+
 def test_wrong_cards_leave_the_restored_world_unproved(backed_up, softhsm, tmp_path, monkeypatch, make_world):
     world, _key, backup = backed_up
     _lose_the_workstation(world, softhsm)
@@ -177,3 +208,7 @@ def test_wrong_cards_leave_the_restored_world_unproved(backed_up, softhsm, tmp_p
     r = run_module(world_restore, {'backup_dir': backup['backup_dir'], 'world_dir': world_dir,
                                    'admin_cards': [world.cards[0], dict(world.cards[1], pin='not-the-pin')]})
     assert r.failed and 'wrong card PIN' in r['msg'] and 'not-the-pin' not in r.raw
+    # a restore that failed its proof is not left in place: the next run without cards does not find it "done"
+    assert not os.path.exists(world_dir) and os.listdir(_fresh.tokendir) == []
+    assert not [n for n in os.listdir(str(tmp_path)) if n.startswith('.byok-restore-')]
+    assert not [n for n in os.listdir(os.path.dirname(world_dir)) if n.startswith('.byok-restore-')]
