@@ -87,6 +87,8 @@ class Scene(object):
                     # names that differ run to run: backup folders carry a digest, journals grow by repairs
                     files.append(rel.split(os.sep)[0] + '/' + ('<backup>/' if top == self.safe else '')
                                  + os.path.basename(rel))
+        # a restore's stage beside the token folder and the world folder must be gone too
+        files += sorted('stage/' + name for name in os.listdir(self.base) if name.startswith('.byok-restore-'))
         records, intact, problem = Journal(os.path.join(self.world_dir, JOURNAL_NAME)).read()
         return {'objects': sorted(objects), 'files': sorted(files), 'journal': (intact, problem)}
 
