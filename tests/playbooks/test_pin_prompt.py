@@ -66,9 +66,15 @@ def on_a_terminal(argv, env, answers, timeout=120):
     shown, seen = b'', 0
     answers = list(answers)
     deadline = time.time() + timeout
+    typed, typed_at = None, None
     try:
         while time.time() < deadline:
             if not select.select([fd], [], [], 1)[0]:
+                # Ansible may discard what was typed ahead of its read (tcflush) once echo is off: an answer the
+                # terminal shows nothing after for 10 s is typed again, as a card holder would
+                if typed is not None and time.time() - typed_at > 10 and not termios.tcgetattr(fd)[3] & termios.ECHO:
+                    os.write(fd, typed + b'\r')
+                    typed_at = time.time()
                 continue
             try:
                 data = os.read(fd, 4096)
@@ -77,6 +83,8 @@ def on_a_terminal(argv, env, answers, timeout=120):
             if not data:
                 break
             shown += data
+            if typed is not None and data.strip():
+                typed = None  # the terminal moved on
             if answers and answers[0][0] in shown[seen:]:
                 # a card holder types once the terminal stops echoing: wait for that, so the
                 # PIN is neither typed too early nor shown
@@ -84,7 +92,9 @@ def on_a_terminal(argv, env, answers, timeout=120):
                 while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < quiet:
                     time.sleep(0.05)
                 seen = len(shown)
-                os.write(fd, answers.pop(0)[1] + b'\r')
+                time.sleep(0.2)
+                typed, typed_at = answers.pop(0)[1], time.time()
+                os.write(fd, typed + b'\r')
         else:
             os.kill(pid, signal.SIGKILL)
     finally:
