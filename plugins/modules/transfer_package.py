@@ -24,8 +24,11 @@ description:
     key fingerprint, KEK id and fingerprint, ciphertext hash) and its C(binding_signature), made inside the HSM with
     the key being transferred. The receiver checks that signature with the key it unwrapped, so a package for one
     tenant is refused by another, and an edited header or binding is refused.
-  - An existing file for the same key, KEK and tenant gives C(changed=false); an existing file for anything else is
-    an error and is never overwritten.
+  - An existing file for the same key, KEK and tenant gives C(changed=false). A package of this same key and name made
+    for another tenant or KEK - before a mistyped tenant ID was corrected, say - is set aside, never deleted: renamed
+    C(KeyTransferPackage-<key_friendly_name>.set-aside-for-tenant-<tenant id>.byok), returned in RV(set_aside) and
+    journalled; then the package for this tenant is written, so fixing the input and running again works. Any other
+    existing file (another key, not a package) is an error and is never overwritten.
   - "With an Azure Key Vault KEK (O(kek_file) and O(kek_spki_sha256) instead of the toolset) it writes
     C(<key_friendly_name>.byok) instead, exactly the file Azure's BYOK specification defines and nothing else:
     C({\"schema_version\": \"1.0.0\", \"header\": {\"kid\": <the KEK's versioned key URL>, \"alg\": \"dir\",
@@ -141,6 +144,12 @@ tenant_id:
   returned: success
   type: str
   sample: 2b51f7a3-8c4d-4e59-9a1b-0c2d3e4f5a6b
+set_aside:
+  description: The package of this key for another tenant or KEK that was in the way, and where it was moved (in
+    check mode, what would be moved).
+  returned: when a package was set aside
+  type: str
+  sample: /media/transfer/KeyTransferPackage-ContosoBYOK.set-aside-for-tenant-9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0.byok
 '''
 
 import os
@@ -173,6 +182,38 @@ def _existing(path, want):
         diff = ', '.join('%s %s (asked %s)' % (k, have[k], want[k]) for k in sorted(want) if have[k] != want[k])
         raise ByokError('%s exists for another transfer: %s; it is never overwritten: move it away or choose another '
                         'key_friendly_name' % (path, diff))
+
+
+def _for_another_tenant(path, want):
+    """The tenant (and KEK) of an existing package of this very key and name made for another tenant or KEK - one this
+    ceremony no longer targets, after a corrected tenant ID - or None for anything else."""
+    try:
+        with open(path, 'rb') as f:
+            binding = _byok.parse_package(f.read())['binding']
+    except (IOError, _byok.TransferPackageError):
+        return None
+    same_key = all(binding.get(k) == want[k] for k in ('spki_sha256', 'key_friendly_name'))
+    other = any(binding.get(k) != want[k] for k in ('tenant_id', 'kek_kid'))
+    return binding if same_key and other else None
+
+
+def _set_aside(path, binding):
+    """Rename a package for another tenant beside it, its tenant in its name; it is never deleted or overwritten."""
+    base = path[:-len('.byok')]
+    for n in range(1, 100):
+        aside = '%s.set-aside-for-tenant-%s%s.byok' % (base, binding.get('tenant_id'), '' if n == 1 else '-%d' % n)
+        try:
+            os.link(path, aside)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links (FAT media): rename, which never replaces what another run made meanwhile
+            if os.path.lexists(aside):
+                continue
+            os.rename(path, aside)
+            return aside
+        os.unlink(path)
+        return aside
+    raise ByokError('%s: 99 packages were set aside beside it already; move them away' % path)
 
 
 def _existing_byok(session, state, kek, path):
@@ -223,7 +264,13 @@ def work(module):
                     'key_friendly_name': name}
             result = {'path': path, 'format': 'rehearsal', 'kek_kid': kek['kek_kid'],
                       'spki_sha256': original['spki_sha256'], 'tenant_id': tenant_id}
-            if os.path.exists(path):
+            other = _for_another_tenant(path, want) if os.path.exists(path) else None
+            if other is not None:
+                # made before the tenant ID (or the toolset) was corrected: kept, under another name, and journalled
+                result['set_aside'] = '%s (tenant %s, KEK %s)' % (path, other.get('tenant_id'), other.get('kek_kid'))
+                if not module.check_mode:
+                    result['set_aside'] = _set_aside(path, other)
+            elif os.path.exists(path):
                 _existing(path, want)
                 return dict(result, changed=False, sha256=file_sha256(path))
             if module.check_mode:
@@ -279,7 +326,7 @@ def main():
                         rules=[KEK_SOURCE_RULES])
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
     run(module, work, journal_as='transfer_package',
-        journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id'))
+        journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id', 'set_aside'))
 
 
 if __name__ == '__main__':

@@ -270,11 +270,38 @@ def test_transfer_package_four_way(chain, tmp_path):
 
 
 @pytest.mark.bad_input
-def test_existing_package_for_another_tenant_is_never_overwritten(chain):
+def test_an_existing_file_of_another_transfer_is_never_overwritten(chain, tmp_path):
+    # a package made under another name, and a file that is no package: refused, kept
     c = chain[0]
-    r = run_module(transfer_package, dict(c.package_args, tenant_id='9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'))
-    assert r.failed and 'exists for another transfer: tenant_id' in r['msg'] and 'never overwritten' in r['msg']
-    assert open(c.package['path'], 'rb').read() == c.package_bytes
+    args = dict(c.package_args, dest=str(tmp_path / 'media'), key_friendly_name='Other')
+    os.makedirs(args['dest'])
+    target = os.path.join(args['dest'], 'KeyTransferPackage-Other.byok')
+    for data, msg in ((c.package_bytes, 'exists for another transfer: key_friendly_name ContosoBYOK (asked Other)'),
+                      (b'not a package', 'is not a usable transfer package')):
+        with open(target, 'wb') as f:
+            f.write(data)
+        r = run_module(transfer_package, args)
+        assert r.failed and msg in r['msg'] and 'never overwritten' in r['msg']
+        assert open(target, 'rb').read() == data and os.listdir(args['dest']) == ['KeyTransferPackage-Other.byok']
+
+
+def test_a_package_for_a_mistyped_tenant_is_set_aside_when_the_id_is_fixed(chain, tmp_path):
+    """Fix the input and run again: the package made for the typo is kept under another name and journalled."""
+    c = chain[0]
+    args = dict(c.package_args, dest=str(tmp_path / 'media'), key_friendly_name='Typo')
+    typo = '9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'
+    first = run_module(transfer_package, dict(args, tenant_id=typo))
+    typo_bytes = open(first['path'], 'rb').read()
+    check = run_module(transfer_package, args, check_mode=True)
+    assert check['changed'] and 'tenant %s' % typo in check['set_aside'] and open(first['path'], 'rb').read() == typo_bytes
+    fixed = run_module(transfer_package, args)
+    assert fixed['changed'] and fixed['tenant_id'] == args['tenant_id']
+    assert fixed['set_aside'].endswith('KeyTransferPackage-Typo.set-aside-for-tenant-%s.byok' % typo)
+    assert open(fixed['set_aside'], 'rb').read() == typo_bytes
+    assert json.loads(open(fixed['path'], 'rb').read())['binding']['tenant_id'] == args['tenant_id']
+    assert not run_module(transfer_package, args)['changed']
+    records = [json.loads(x) for x in open(os.path.join(c.world_dir, 'journal.jsonl'))]
+    assert records[-1]['module'] == 'transfer_package' and records[-1]['result']['set_aside'] == fixed['set_aside']
 
 
 @pytest.mark.parametrize('other_tenant,changed', [(TENANT, False), ('9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0', None)])
