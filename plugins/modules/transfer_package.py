@@ -25,7 +25,7 @@ description:
     the key being transferred. The receiver checks that signature with the key it unwrapped, so a package for one
     tenant is refused by another, and an edited header or binding is refused.
   - An existing file for the same key, KEK and tenant gives C(changed=false). A package of this same key and name made
-    for another tenant or KEK - before a mistyped tenant ID was corrected, say - is set aside, never deleted: renamed
+    for another tenant or KEK - before a mistyped tenant ID was corrected, say - is set aside, never deleted; it is renamed
     C(KeyTransferPackage-<key_friendly_name>.set-aside-for-tenant-<tenant id>.byok), returned in RV(set_aside) and
     journalled; then the package for this tenant is written, so fixing the input and running again works. Any other
     existing file (another key, not a package) is an error and is never overwritten.
