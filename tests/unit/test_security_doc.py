@@ -17,7 +17,7 @@ from ansible_collections.keyceremony.byok.tests.unit.helpers import REPO_ROOT
 
 def test_the_bad_input_count_in_the_docs_is_the_suites():
     out = subprocess.run([sys.executable, '-m', 'pytest', '--collect-only', '-q', '-m', 'bad_input', '-p', 'no:cacheprovider',
-                          '-p', 'no:xdist', 'tests/unit', 'tests/tenant'], cwd=REPO_ROOT, capture_output=True, text=True,
+                          '-p', 'no:xdist', 'tests/unit', 'tests/tenant', 'tests/playbooks'], cwd=REPO_ROOT, capture_output=True, text=True,
                          check=False)
     found = re.search(r'^(\d+)/\d+ tests collected', out.stdout, re.M)
     assert found, out.stdout + out.stderr
