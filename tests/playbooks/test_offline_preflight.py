@@ -27,7 +27,7 @@ PLAYBOOK = """
 """
 
 
-def _run(tmp_path, **host_vars):
+def _run(tmp_path, *options, **host_vars):
     """The offline role on a local host with folders under tmp_path; returns (exit code, output on one line)."""
     host = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
             'offline_workstation_softhsm_dir': str(tmp_path / 'softhsm'),
@@ -46,7 +46,8 @@ def _run(tmp_path, **host_vars):
     env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
                ANSIBLE_NOCOLOR='1')
     env.pop('SOFTHSM2_CONF', None)
-    out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), str(playbook)], capture_output=True, text=True,
+    out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), str(playbook)] + list(options), capture_output=True,
+                         text=True,
                          env=env, cwd=REPO_ROOT, check=False)
     return out.returncode, ' '.join((out.stdout + out.stderr).split())
 
@@ -81,4 +82,13 @@ def test_a_mistyped_tenant_id_is_refused_before_anything_is_touched(tmp_path):
     assert code == 2, text[-3000:]
     assert ('offline_workstation_tenant_id is 3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5c, but the online workstation read '
             '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b from the tenant') in text, text[-3000:]
+    assert _nothing_made(tmp_path) == []
+
+
+def test_check_mode_on_a_fresh_workstation_says_where_it_stopped(tmp_path):
+    (tmp_path / 'transfer').mkdir()
+    code, text = _run(tmp_path, '--check')
+    assert code == 0, text[-3000:]
+    assert 'Check mode stopped looking ahead: the SoftHSM2 folder (and so the token, the world, the cards and the key ' \
+           'were not checked) does not exist yet' in text, text[-3000:]
     assert _nothing_made(tmp_path) == []
