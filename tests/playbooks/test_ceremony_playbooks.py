@@ -122,6 +122,11 @@ def test_byok_over_internet(tmp_path):
         before_upload = tmp_path / 'transfer' / 'ceremony-transcript-before-upload.md'
         assert before_upload.exists() and 'stopped before the upload' in before_upload.read_text()
         assert not (tmp_path / 'transfer' / 'ceremony-transcript.md').exists()
+        # what the ceremony puts on the media is private, the toolset too
+        for root, dirs, files in os.walk(str(tmp_path / 'transfer')):
+            assert os.stat(root).st_mode & 0o777 == 0o700 or root == str(tmp_path / 'transfer'), root
+            for name in files:
+                assert os.stat(os.path.join(root, name)).st_mode & 0o777 == 0o600, name
         assert re.search(r'Journal offline-ws: \d+ records, head [0-9a-f]{8}( [0-9a-f]{8}){7}', flat), flat[-3000:]
         assert json.load(open(str(tmp_path / 'offline' / 'world' / 'world.json')))['world_id'] == world_id
         records = [json.loads(x) for x in open(str(journal))]
