@@ -10,6 +10,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,6 +56,8 @@ def test_a_repaired_journal_shows_in_the_transcript(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     text = dest.read_text()
     assert '| 2 | intact |' in text
+    # the steps name the inventory's host (the machine's own name in brackets when it differs)
+    assert re.search(r'\| 1 \| \S+ \| localhost( \(\S+\))? \| ', text), text
     assert ('**an earlier step was cut off mid-record: %d bytes of its unfinished line removed (SHA-256 `%s`)**'
             % (len(fragment), hashlib.sha256(fragment).hexdigest())) in text
     assert os.stat(str(dest)).st_mode & 0o777 == 0o600
