@@ -28,7 +28,7 @@ import tempfile
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
-    ensure_private_dir, file_sha256, write_private_file)
+    check_private_folder, ensure_private_dir, file_sha256, write_private_file)
 
 SKIP = ('.lock', '.journal.lock')
 VOLATILE = ('token.object', 'journal.jsonl', 'journal.jsonl.head')
@@ -157,7 +157,8 @@ def read_manifest(folder):
     manifest = os.path.join(folder, 'MANIFEST.sha256')
     try:
         with open(manifest, 'rb') as f:
-            text = f.read().decode('ascii')
+            raw = f.read()  # read once: the SHA-256 returned is of the very bytes the checks below used
+        text = raw.decode('ascii')
     except (IOError, OSError) as e:
         raise BackupError('cannot read the manifest %s: %s' % (manifest, getattr(e, 'strerror', e)))
     except UnicodeDecodeError:
@@ -209,8 +210,7 @@ def read_manifest(folder):
     if world_id != m.group(1):
         raise BackupError('the backup\'s world descriptor names world %r, but the folder is of world %s'
                           % (world_id, m.group(1)))
-    with open(manifest, 'rb') as f:
-        manifest_sha256 = hashlib.sha256(f.read()).hexdigest()
+    manifest_sha256 = hashlib.sha256(raw).hexdigest()
     return {'world_id': world_id, 'entries': entries, 'descriptor': descriptor, 'manifest_sha256': manifest_sha256}
 
 
@@ -222,6 +222,16 @@ def _same_files(backup, entries, prefix, target):
     if set(have) != set(wanted):
         return False
     return all(os.path.basename(rel) in VOLATILE or file_sha256(have[rel]) == wanted[rel] for rel in wanted)
+
+
+def exact_files(entries, prefix, target):
+    """Whether ``target`` holds every backup file under ``prefix`` byte for byte, the volatile ones too."""
+    for rel, h in entries:
+        if rel.startswith(prefix):
+            path = os.path.join(target, rel[len(prefix):])
+            if not os.path.isfile(path) or os.path.islink(path) or file_sha256(path) != h:
+                return False
+    return True
 
 
 def token_folders(entries):
@@ -270,16 +280,25 @@ def _copy_tree(backup, entries, prefix, dest):
 
 
 def _remove_stale_stages(parent):
-    """Stages a killed restore left beside its places (this user's folders only)."""
+    """Stages a killed restore left beside its places: this user's ``.byok-restore-<what>.<pid>.<random>`` folders
+    whose process is gone (a restore running beside this one keeps its stage)."""
     try:
         names = os.listdir(parent)
     except OSError:
         return
     for name in names:
         path = os.path.join(parent, name)
-        if name.startswith(PARTIAL) and not os.path.islink(path) and os.path.isdir(path) \
-                and os.lstat(path).st_uid == os.geteuid():
+        parts = name.rsplit('.', 2)
+        if not name.startswith(PARTIAL) or len(parts) != 3 or not parts[1].isdigit() or os.path.islink(path) \
+                or not os.path.isdir(path) or os.lstat(path).st_uid != os.geteuid() or int(parts[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+            continue
+        except ProcessLookupError:
             shutil.rmtree(path, ignore_errors=True)
+        except (OSError, OverflowError, ValueError):
+            continue
 
 
 def stage(backup, entries, world_dir, token_dir, conf_text):
@@ -294,11 +313,13 @@ def stage(backup, entries, world_dir, token_dir, conf_text):
     try:
         for parent in set([token_parent, world_parent]):
             _remove_stale_stages(parent)
-        staged['tokens'] = tempfile.mkdtemp(prefix=PARTIAL + 'tokens.', dir=token_parent)
+        check_private_folder(token_parent, exclusive=True)
+        staged['tokens'] = tempfile.mkdtemp(prefix='%stokens.%d.' % (PARTIAL, os.getpid()), dir=token_parent)
         _copy_tree(backup, entries, 'tokens/', os.path.join(staged['tokens'], 'tokens'))
         staged['conf'] = os.path.join(staged['tokens'], 'softhsm2.conf')
         write_private_file(staged['conf'], conf_text % os.path.join(staged['tokens'], 'tokens'), exclusive=True)
-        staged['world'] = tempfile.mkdtemp(prefix=PARTIAL + os.path.basename(world_dir) + '.', dir=world_parent)
+        staged['world'] = tempfile.mkdtemp(prefix='%s%s.%d.' % (PARTIAL, os.path.basename(world_dir), os.getpid()),
+                                           dir=world_parent)
         _copy_tree(backup, entries, 'world/', staged['world'])
     except BaseException:
         discard(staged)

@@ -150,8 +150,8 @@ class Journal(object):
             raise ByokError('cannot read the journal %s: %s' % (self.path, e.strerror))
         with os.fdopen(fd, 'rb') as f:
             data = f.read()
-        first = data.split(b'\n', 1)[0]
-        if first:
+        first, ended, _rest = data.partition(b'\n')
+        if first and ended:  # an unterminated first line is what a killed first append leaves: healed, not refused
             try:
                 record = json.loads(first.decode('utf-8'))
             except (ValueError, UnicodeDecodeError):

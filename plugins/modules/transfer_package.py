@@ -194,12 +194,23 @@ def _for_another_tenant(path, want):
         return None
     same_key = all(binding.get(k) == want[k] for k in ('spki_sha256', 'key_friendly_name'))
     other = any(binding.get(k) != want[k] for k in ('tenant_id', 'kek_kid'))
+    try:
+        _byok.check_tenant_id(binding.get('tenant_id'))  # it goes into a file name: a GUID, or the file is not set aside
+    except (ByokError, AttributeError, TypeError):
+        return None
     return binding if same_key and other else None
 
 
 def _set_aside(path, binding):
     """Rename a package for another tenant beside it, its tenant in its name; it is never deleted or overwritten."""
     base = path[:-len('.byok')]
+    try:
+        return _set_aside_as(path, base, binding)
+    except OSError as e:
+        raise ByokError('cannot set %s aside (%s); move it away by hand and run again' % (path, e.strerror))
+
+
+def _set_aside_as(path, base, binding):
     for n in range(1, 100):
         aside = '%s.set-aside-for-tenant-%s%s.byok' % (base, binding.get('tenant_id'), '' if n == 1 else '-%d' % n)
         try:

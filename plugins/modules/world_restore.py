@@ -63,6 +63,8 @@ options:
         one value pins every byte of the backup, including the files that change on every use (SoftHSM2's
         C(token.object), which holds the PINs' blobs, and the journal), which the digest in the folder's name leaves
         out. A backup whose manifest differs is refused before anything is written.
+      - It proves the restore (RV(proved)) only while the token's files in place are, byte for byte, the backup's; once
+        the token has been used, give O(admin_cards).
       - Without it or O(admin_cards) the restore is done, with a warning that it is not proved (RV(proved) false).
     type: str
 notes:
@@ -253,11 +255,19 @@ def work(module):
                 _backup.discard(staged)
                 raise
             _backup.place(staged, p['world_dir'], token_dir, todo)
-    result['proved'] = result['proved'] or p['expect_manifest_sha256'] is not None
+            if len(todo['tokens']) != len(_backup.token_folders(entries)):
+                # token folders a cut-off run placed were not in the stage: check them where they are
+                result.update(_check(p, p['world_dir']))
+    # the manifest's SHA-256 proves the token when this run placed it from the checked backup, or while its files in
+    # place are, byte for byte, the backup's (logins rewrite SoftHSM2's token.object)
+    placed_all = len(todo['tokens']) == len(_backup.token_folders(entries)) and not module.check_mode
+    pinned = p['expect_manifest_sha256'] is not None and (
+        placed_all or _backup.exact_files(entries, 'tokens/', token_dir))
+    result['proved'] = result['proved'] or pinned
     if not result['proved']:
         result['warnings'] = ['the restored world is not proved to be the one that was backed up: give admin_cards (K '
-                              'of the world\'s cards must open it) or expect_manifest_sha256 (what world_backup '
-                              'returned and journalled)']
+                              'of the world\'s cards must open it), or expect_manifest_sha256 (what world_backup '
+                              'returned and journalled) while the token\'s files are still exactly the backup\'s']
     return result
 
 

@@ -119,8 +119,10 @@ def test_byok_over_internet(tmp_path):
         flat = ' '.join(out.split())
         assert 'Nothing was uploaded.' in flat and 'run the same command again with: -e byok_activate=true' in flat
         assert 'Package %s/KeyTransferPackage-ContosoBYOK.byok' % (tmp_path / 'transfer') in flat
-        before_upload = tmp_path / 'transfer' / 'ceremony-transcript-before-upload.md'
+        package_sha256 = open(str(tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok.sha256')).read().split()[0]
+        before_upload = tmp_path / 'transfer' / ('ceremony-transcript-before-upload-%s.md' % package_sha256[:12])
         assert before_upload.exists() and 'stopped before the upload' in before_upload.read_text()
+        assert 'Transcript %s' % before_upload in flat
         assert not (tmp_path / 'transfer' / 'ceremony-transcript.md').exists()
         # what the ceremony puts on the media is private, the toolset too
         for root, dirs, files in os.walk(str(tmp_path / 'transfer')):

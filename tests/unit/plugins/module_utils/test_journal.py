@@ -156,3 +156,13 @@ def test_a_journal_that_is_a_link_is_refused(journal, tmp_path):
     os.symlink(journal.path, str(link))
     with pytest.raises(ByokError, match='is a symbolic link'):
         Journal(str(link)).append('hsm_key', 'changed', {})
+
+
+def test_a_first_append_cut_off_is_healed_not_refused(tmp_path):
+    j = Journal(str(tmp_path / 'journal.jsonl'))
+    with open(j.path, 'wb') as f:
+        f.write(b'{"asked":{},"hash":"0')
+    record = j.heal('hsm_key', {})
+    assert record['outcome'] == 'repaired' and record['seq'] == 1
+    records, intact, problem = j.read()
+    assert intact and len(records) == 1, problem

@@ -164,11 +164,31 @@ def test_a_restore_cut_off_before_the_world_is_finished_by_the_next_run(backed_u
     staged = _backup.stage(backup['backup_dir'], checked['entries'], world_dir, fresh.tokendir, _backup.conf_template())
     for name in todo['tokens']:
         os.rename(os.path.join(staged['tokens'], 'tokens', name), os.path.join(fresh.tokendir, name))
+    # the stages are of the run that was cut off: a process that is gone
+    import subprocess
+    gone = subprocess.Popen(['true'])
+    gone.wait()
+    for folder in (staged['tokens'], staged['world']):
+        os.rename(folder, folder.replace('.%d.' % os.getpid(), '.%d.' % gone.pid))
     r = run_module(world_restore, {'backup_dir': backup['backup_dir'], 'world_dir': world_dir})
     assert r['changed'] and r['restored'] == ['world'] and r['keys'][0]['spki_sha256'] == key['spki_sha256']
     assert not r['proved'] and any('not proved' in w for w in r.warnings)
     assert not [n for n in os.listdir(os.path.dirname(world_dir)) if n.startswith(_backup.PARTIAL)]
     assert not [n for n in os.listdir(os.path.dirname(fresh.tokendir)) if n.startswith(_backup.PARTIAL)]
+
+
+def test_the_manifest_hash_proves_a_fresh_restore_but_not_a_token_used_since(backed_up, softhsm, tmp_path, monkeypatch):
+    world, key, backup = backed_up
+    _lose_the_workstation(world, softhsm)
+    _fresh, world_dir = _fresh_workstation(tmp_path, monkeypatch)
+    args = {'backup_dir': backup['backup_dir'], 'world_dir': world_dir,
+            'expect_manifest_sha256': backup['manifest_sha256'].upper()}
+    real = run_module(world_restore, args)
+    assert real['changed'] and real['proved'] and not real.warnings
+    run_module(hsm_key, {'world_dir': world_dir, 'ident': 'contosokey'})  # the token is used: its token.object changes
+    again = run_module(world_restore, args)
+    assert not again['changed'] and not again['proved'] and any('not proved' in w for w in again.warnings)
+    assert run_module(world_restore, dict(args, admin_cards=world.cards[:2]))['proved']
 
 
 @pytest.mark.bad_input
