@@ -138,7 +138,7 @@ files:
 '''
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
@@ -149,11 +149,6 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._keys import KeyR
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     ADMIN_CARDS_ARG, WORLD_ARGS, new_module, run, spec)
 from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext, recover_so_pin
-
-
-@contextmanager
-def nullcontext():
-    yield
 
 
 @contextmanager
