@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -206,6 +207,10 @@ def test_an_unreadable_working_folder_with_a_relative_data_dir_is_not_stale(tmp_
         f.write('import time\ntime.sleep(300)\n')
     proc = subprocess.Popen([sys.executable, 'tenant/cli.py', 'serve', '--data-dir', 'data'], cwd=str(tmp_path))
     try:
+        # between fork and exec the child's command line is still this process's: wait for the exec
+        deadline = time.time() + 30
+        while b'tenant/cli.py' not in open('/proc/%d/cmdline' % proc.pid, 'rb').read() and time.time() < deadline:
+            time.sleep(0.05)
         data_dir = str(tmp_path / 'data')
         write_pid(data_dir + '.pid', proc.pid)
         assert cli.main(['status', '--data-dir', data_dir]) == 0  # readable: it is taken for the service
