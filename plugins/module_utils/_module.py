@@ -146,14 +146,17 @@ def tenant_client(params):
                         params['validate_certs'])
 
 
-def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=False):
+def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=False, journal_verified=False):
     """Call ``work(module)`` -> result dict; the collection's errors become one clear failure.
 
     With ``journal_as`` (the module's name) the module keeps the ceremony journal in
     ``world_dir``: a change or a failure appends a record with the options asked (secrets left
     out) and ``journal_fields`` of the result. Check mode never writes to the journal. With
     ``journal_needs_world`` a record is written only when ``world_dir`` holds a world by then
-    (a restore must not leave a journal in the empty folder it is to fill).
+    (a restore must not leave a journal in the empty folder it is to fill). A check that
+    succeeds and changes nothing is recorded too (outcome ``verified``) when ``journal_verified``
+    is true, or a function of the options that returns true: the witnesses' sheet shows what was
+    checked, not only what failed.
     """
     journal = None
     name = journal_as
@@ -189,9 +192,13 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             journal.append(name, 'failed', public_options(module.argument_spec, module.params),
                            error=remove_values(str(e), module.no_log_values))
         module.fail_json(msg=str(e))
-    if journal is not None and result.get('changed'):
-        summary = dict((k, result[k]) for k in journal_fields if k in result)
-        journal.append(name, 'changed', public_options(module.argument_spec, module.params), result=summary)
+    if journal is not None:
+        outcome = 'changed' if result.get('changed') else None
+        if outcome is None and journal_verified and (journal_verified is True or journal_verified(module.params)):
+            outcome = 'verified'
+        if outcome:
+            summary = dict((k, result[k]) for k in journal_fields if k in result)
+            journal.append(name, outcome, public_options(module.argument_spec, module.params), result=summary)
     for warning in result.pop('warnings', []):
         module.warn(warning)
     module.exit_json(**result)

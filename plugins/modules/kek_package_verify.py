@@ -24,7 +24,8 @@ description:
   - The KEK is trusted only if its attestation, signed under the root, covers exactly this KEK and says it was
     generated in the HSM and can never leave it, and if the security-world package names the same cloud world.
   - Reads the two files only; never changes anything. Runs on the offline workstation without any HSM.
-  - With O(journal), a failed verification is recorded in the ceremony journal.
+  - With O(journal), every verification is recorded in the ceremony journal: a failure with its reason, a success
+    (outcome C(verified)) with the KEK id, its fingerprint and the root hash found, next to the pinned one asked.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -34,7 +35,8 @@ extends_documentation_fragment:
 options:
   journal:
     description:
-      - A ceremony journal (for example C(<world_dir>/journal.jsonl)) to record a failed verification in.
+      - A ceremony journal (for example C(<world_dir>/journal.jsonl)) to record the verification in, failed or
+        verified. Nothing is recorded in check mode.
     type: path
 requirements:
   - cryptography
@@ -115,7 +117,8 @@ def work(module):
 
 def main():
     module = new_module(spec(TOOLSET_ARGS, journal={'type': 'path'}), needs_hsm=False)
-    run(module, work, journal_as='kek_package_verify')
+    run(module, work, journal_as='kek_package_verify', journal_verified=True,
+        journal_fields=('kek_kid', 'kek_spki_sha256', 'kek_size', 'region', 'world_hash', 'root_hash'))
 
 
 if __name__ == '__main__':

@@ -41,7 +41,8 @@ options:
     required: true
   journal:
     description:
-      - A ceremony journal to append a record to when the check fails (a success changes nothing and is not journalled).
+      - A ceremony journal to record the check in; a failure with its reason, a success (outcome C(verified)) with
+        the KEK id and fingerprint, for the witnesses' sheet. Nothing is recorded in check mode.
     type: path
 seealso:
   - module: keyceremony.byok.keyvault_kek
@@ -99,7 +100,8 @@ def main():
     module = new_module({'kek_file': {'type': 'path', 'required': True},
                          'kek_spki_sha256': {'type': 'str', 'required': True, 'no_log': False},
                          'journal': {'type': 'path'}}, needs_hsm=False)
-    run(module, work, journal_as='keyvault_kek_verify')
+    run(module, work, journal_as='keyvault_kek_verify', journal_verified=True,
+        journal_fields=('kek_kid', 'kek_spki_sha256', 'kek_size'))
 
 
 if __name__ == '__main__':

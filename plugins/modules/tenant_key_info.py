@@ -16,6 +16,9 @@ description:
   - With O(challenge), asks the tenant to sign the challenge (bound to the tenant ID) with its active key and verifies
     the signature here, against the public key whose fingerprint the key list shows; with O(expect_spki_sha256) it
     also checks that the active key is the one the offline side generated.
+  - With O(journal) and either check asked for, a success is recorded too (outcome C(verified), with the possession
+    proof: the active key's identifier and fingerprint and the signature's algorithm), for the witnesses' sheet; a
+    plain listing records nothing.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -107,7 +110,8 @@ def work(module):
 
 def main():
     module = new_module(spec(TENANT_ARGS, challenge={'type': 'str'}, expect_spki_sha256={'type': 'str'}), needs_hsm=False)
-    run(module, work, journal_as='tenant_key_info')
+    run(module, work, journal_as='tenant_key_info', journal_fields=('possession',),
+        journal_verified=lambda p: bool(p['challenge'] or p['expect_spki_sha256']))
 
 
 if __name__ == '__main__':

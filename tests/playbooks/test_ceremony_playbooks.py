@@ -95,9 +95,20 @@ def test_byok_over_internet(tmp_path):
         online_journal = [json.loads(x) for x in open(str(tmp_path / 'online' / 'journal.jsonl'))]
         assert online_journal[-1]['outcome'] == 'failed' and online_journal[-1]['module'] == 'tenant_info'
         server.start()
+        # a missing variable: the preflight stops every host before anything is touched (the online prepare does not
+        # run again), names it, and journals the failure where a journal is kept already
         with_vars(byok_root_hash=None)
+        before_online = (tmp_path / 'online' / 'journal.jsonl').read_text()
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
-        assert code == 2 and "'byok_root_hash' is undefined" in out
+        flat = ' '.join(out.split())
+        assert code == 2 and 'not set: byok_root_hash' in flat and 'nothing was changed' in flat, flat[-3000:]
+        assert 'TASK [keyceremony.byok.online_workstation' not in out and 'TASK [keyceremony.byok.offline_workstation' not in out
+        online_journal = [json.loads(x) for x in open(str(tmp_path / 'online' / 'journal.jsonl'))]
+        assert (tmp_path / 'online' / 'journal.jsonl').read_text().startswith(before_online)
+        assert len(online_journal) == before_online.count('\n') + 1
+        assert (online_journal[-1]['module'], online_journal[-1]['outcome']) == ('ceremony_preflight', 'failed')
+        assert 'not set: byok_root_hash' in online_journal[-1]['error']
+        assert not journal.exists()  # the offline host keeps no journal yet: nothing is made for the record
         with_vars(byok_root_hash='ab' * 32)
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
         assert code == 2 and 'KEK package check "root" failed' in out
@@ -108,8 +119,10 @@ def test_byok_over_internet(tmp_path):
         with_vars(byok_acl_cards=[2])
         before = open(str(journal)).read()
         code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
-        assert code == 2 and 'offline_workstation_acl_cards (byok_acl_cards) must name at least 2' in ' '.join(out.split())
-        assert open(str(journal)).read() == before
+        assert code == 2 and 'byok_acl_cards must name at least 2 different cards' in ' '.join(out.split())
+        after = [json.loads(x) for x in open(str(journal))]
+        assert open(str(journal)).read().startswith(before) and len(after) == before.count('\n') + 1
+        assert (after[-1]['module'], after[-1]['outcome']) == ('ceremony_preflight', 'failed')
 
         # fixed: it completes, without a new world or key, and stops before the upload as a successful end: the package
         # is ready, a transcript is rendered, and the summary says how to go on

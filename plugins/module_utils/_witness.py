@@ -1,0 +1,385 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The witnesses' sheet: the journals of a ceremony, as one page to read aloud and sign.
+
+The one reader of journals for the sheet and the one writer of the sheet (Markdown and HTML).
+
+* **Which records.** A journal may hold several ceremonies (a BYOK ceremony, a migration months
+  later). Each playbook's first task (ceremony_preflight) records the ceremony's name. The
+  ceremony at hand starts at the first preflight record of its name after the last boundary:
+  a preflight record of another ceremony, or a verified possession proof (tenant_key_info), which
+  is how a ceremony ends. Its runs before the activation (a failure, a corrected input) belong to
+  it. Without any preflight record the whole journal is the ceremony.
+* **Each value once.** Every fingerprint, hash and identifier a record names (asked or found) is
+  sorted into what it is (the tenant key's fingerprint, the KEK's, the root hash...). A value is
+  shown once, in grouped hex, with every place it was asked for or found. A value that a later
+  run replaced *at the same place* (the same host, step and field) is a corrected input, shown as
+  such; two values that stand side by side are a MISMATCH.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+try:
+    from html import escape as _html_escape
+except ImportError:  # pragma: no cover - Python 2
+    from cgi import escape as _html_escape
+
+# (kind, what it is): the order of the sheet
+KINDS = (
+    ('root', 'Vendor root hash (pinned out of band, found in the toolset)'),
+    ('kek', 'KEK fingerprint (SPKI SHA-256)'),
+    ('kek_kid', 'KEK identifier'),
+    ('key', 'Tenant key fingerprint (SPKI SHA-256)'),
+    ('key_id', 'Tenant key identifier at the tenant'),
+    ('vault_key', 'Key Vault key identifier'),
+    ('slc', 'AD RMS server licensor key fingerprint (SPKI SHA-256)'),
+    ('tpd', 'Trusted publishing domain'),
+    ('package', 'Transfer package SHA-256'),
+    ('tenant', 'Tenant ID'),
+    ('world', 'Security world ID'),
+    ('manifest', 'World backup manifest SHA-256'),
+    ('kek_package', 'KEK package SHA-256 (toolset)'),
+    ('world_package', 'Security world package SHA-256 (toolset)'),
+)
+LABELS = dict(KINDS)
+SKIPPED = ('required', 'secrets_given', 'variable_names', 'challenge')
+HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
+
+
+def kind_of(module, key):
+    """What a field of a record is, or None when it is not a value the witnesses compare."""
+    last = key.split('.')[-1]
+    if last.endswith('root_hash'):
+        return 'root'
+    if last == 'kek_spki_sha256':
+        return 'kek'
+    if last == 'kek_kid' or (module == 'keyvault_kek' and last == 'kid'):
+        return 'kek_kid'
+    if last == 'slc_spki_sha256':
+        return 'slc'
+    if last in ('spki_sha256', 'expect_spki_sha256', 'SpkiSha256'):
+        return 'key'
+    if last in ('KeyIdentifier', 'key_identifier'):
+        return 'key_id'
+    if module == 'keyvault_byok_import' and last == 'kid':
+        return 'vault_key'
+    if last == 'tpd_id':
+        return 'tpd'
+    if last in ('key_file_sha256', 'byok_file_sha256', 'package_sha256') or (module == 'transfer_package' and last == 'sha256'):
+        return 'package'
+    if last == 'tenant_id':
+        return 'tenant'
+    if last == 'world_id':
+        return 'world'
+    if last in ('manifest_sha256', 'expect_manifest_sha256'):
+        return 'manifest'
+    if last == 'kek_package_sha256':
+        return 'kek_package'
+    if last == 'security_world_package_sha256':
+        return 'world_package'
+    return None
+
+
+def normalize(value):
+    """A hash as typed (grouped, with colons, any case) and as found compare equal."""
+    text = str(value).strip()
+    if HEX64.match(text):
+        digits = re.sub(r'[\s:]', '', text).lower()
+        if len(digits) == 64:
+            return digits
+    return text
+
+
+def grouped(value):
+    if re.match(r'^[0-9a-f]{64}$', value):
+        return ' '.join(value[i:i + 8] for i in range(0, 64, 8))
+    return value
+
+
+def flatten(data, prefix=''):
+    out = []
+    for key in sorted(data or {}):
+        if not prefix and key in SKIPPED:
+            continue
+        value = data[key]
+        name = prefix + key
+        if isinstance(value, dict):
+            out += flatten(value, name + '.')
+        elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            out.append((name, value))
+    return out
+
+
+def is_preflight(r):
+    return r.get('module') == 'ceremony_preflight' and r.get('outcome') == 'verified'
+
+
+def is_end(r):
+    """A verified possession proof: the tenant holds the key, the ceremony is over."""
+    return r.get('module') == 'tenant_key_info' and r.get('outcome') == 'verified' \
+        and bool(((r.get('result') or {}).get('possession') or {}).get('verified'))
+
+
+def split_ceremonies(records, ends=()):
+    """The records of a journal in ceremonies: lists of records, oldest first (see the module's docstring). ``ends``:
+    the times of the ends recorded in the other journals of the same ceremonies (the offline journal never sees one)."""
+    ceremonies, current, name, since = [], [], None, None
+    for r in records:
+        if is_preflight(r):
+            this = (r.get('asked') or {}).get('ceremony') or ''
+            ended = since is not None and any(since < t < r['time'] for t in ends)
+            if current and (ended or (name is not None and this != name)):
+                ceremonies.append(current)
+                current = []
+            if name is None or ended or this != name:
+                since = r['time']
+            name = this
+        current.append(r)
+    if current:
+        ceremonies.append(current)
+    return ceremonies
+
+
+def ceremony_name(records):
+    for r in records:
+        if r.get('module') == 'ceremony_preflight':
+            return (r.get('asked') or {}).get('ceremony') or None
+    return None
+
+
+def scope(journals, everything=False):
+    """Each journal cut to the ceremony at hand (the last one of the journal whose ceremony is the latest run's), or
+    to every ceremony with ``everything``. Returns (journals with 'records' and 'left_out', ceremony name)."""
+    latest, name, ends = None, None, []
+    for j in journals:
+        for r in j['records']:
+            if is_preflight(r) and (latest is None or r['time'] > latest):
+                latest, name = r['time'], (r.get('asked') or {}).get('ceremony') or None
+            if is_end(r):
+                ends.append(r['time'])
+    out = []
+    for j in journals:
+        records = j['records']
+        kept = records
+        if not everything:
+            parts = split_ceremonies(records, ends)
+            kept = parts[-1] if parts else []
+            if name is not None and parts and ceremony_name(kept) not in (name, None):
+                kept = []  # this host took no part in the ceremony at hand
+        out.append(dict(j, records=kept, left_out=len(records) - len(kept), total=len(records)))
+    return out, name
+
+
+def values(journals):
+    """Each value once: [{kind, label, value, grouped, places, status}] and the corrected ones."""
+    seen = []  # (time, host, module, where, key, kind, value, outcome)
+    for j in journals:
+        for r in j['records']:
+            for where in ('asked', 'result'):
+                for key, value in flatten(r.get(where)):
+                    kind = kind_of(r.get('module'), key)
+                    if kind:
+                        seen.append((r['time'], j['host'], r.get('module'), where, key, kind, normalize(value),
+                                     r.get('outcome')))
+    seen.sort(key=lambda s: s[0])
+    rows, corrected = [], []
+    for kind, label in KINDS:
+        entries = [s for s in seen if s[5] == kind]
+        if not entries:
+            continue
+        last_at = {}
+        for s in entries:
+            last_at[s[1:5]] = s[6]  # the value each place holds now
+        now = []
+        for s in entries:
+            if last_at[s[1:5]] == s[6]:
+                if s[6] not in now:
+                    now.append(s[6])
+            elif not any(c['value'] == s[6] and c['kind'] == kind for c in corrected):
+                corrected.append({'kind': kind, 'label': label, 'value': s[6], 'grouped': grouped(s[6]),
+                                  'by': last_at[s[1:5]], 'by_grouped': grouped(last_at[s[1:5]]),
+                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0]})
+        for value in now:
+            places = []
+            for s in entries:
+                if s[6] == value and last_at[s[1:5]] == value:
+                    place = '%s: %s %s%s' % (s[1], s[2], 'asked ' if s[3] == 'asked' else '', s[4])
+                    if place not in places:
+                        places.append(place)
+            status = 'MISMATCH' if len(now) > 1 else ('match' if len(places) > 1 else 'recorded once')
+            rows.append({'kind': kind, 'label': label, 'value': value, 'grouped': grouped(value), 'places': places,
+                         'status': status})
+    return rows, corrected
+
+
+def sheet(journals, title, everything=False):
+    """Everything the sheet shows, from the journals as journal_info read them ({host, path, records, intact, problem,
+    head_grouped, head_words})."""
+    scoped, name = scope(journals, everything)
+    steps = []
+    for j in scoped:
+        for r in j['records']:
+            steps.append(dict(r, inventory_host=j['host']))
+    steps.sort(key=lambda r: r['time'])
+    rows, corrected = values(scoped)
+    times = [r['time'] for r in steps]
+    return {'title': title, 'ceremony': name, 'everything': everything, 'journals': scoped, 'steps': steps,
+            'values': rows, 'corrected': corrected, 'first': min(times) if times else None,
+            'last': max(times) if times else None,
+            'mismatches': len([r for r in rows if r['status'] == 'MISMATCH'])}
+
+
+def step_text(r):
+    """What came out of a step, in one line."""
+    parts = []
+    if r.get('repaired'):
+        parts.append('an earlier step was cut off mid-record: %s bytes of its unfinished line removed (SHA-256 %s)'
+                     % (r['repaired'].get('removed_fragment_bytes'), r['repaired'].get('removed_fragment_sha256')))
+    if r.get('error'):
+        parts.append(str(r['error']))
+    else:
+        parts += ['%s: %s' % (k, v) for k, v in flatten(r.get('result'))]
+    return parts
+
+
+def _md(text):
+    return str(text).replace('|', '/').replace('\n', ' ')
+
+
+def markdown(s):
+    out = ['# Ceremony transcript', '', s['title'], '']
+    hosts = []
+    for j in s['journals']:
+        if j['host'] not in hosts:
+            hosts.append(j['host'])
+    out.append('From the journals of %s: %s. Every step below is a record of a hash-chained journal; no secret is ever '
+               'written there.' % (', '.join(hosts), scope_text(s)))
+    out += ['', '| journal | records on this sheet | records in the journal | hash chain |', '| --- | --- | --- | --- |']
+    for j in s['journals']:
+        out.append('| %s `%s` | %d | %d | %s |' % (j['host'], j['path'], len(j['records']), j['total'],
+                                                  'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])))
+    out += ['', '## Fingerprints, hashes and identifiers: read aloud and compare', '',
+            'Each value once, in groups of 8 hex digits, with every place it was asked for or found.', '',
+            '| what | value | where | compared |', '| --- | --- | --- | --- |']
+    for v in s['values']:
+        out.append('| %s | `%s` | %s | **%s** |' % (v['label'], v['grouped'], '<br>'.join(_md(p) for p in v['places']),
+                                                   v['status']))
+    if s['corrected']:
+        out += ['', 'Corrected inputs (an earlier run had these; a later run at the same place replaced them):', '']
+        for c in s['corrected']:
+            out.append('- %s: `%s` at %s (%s), corrected to `%s`' % (c['label'], c['grouped'], _md(c['place']), c['time'],
+                                                                    c['by_grouped']))
+    out += ['', '## Steps', '', '| # | time (UTC) | host | user | step | outcome | what came out |',
+            '| --- | --- | --- | --- | --- | --- | --- |']
+    for i, r in enumerate(s['steps'], 1):
+        host = r['inventory_host'] + ('' if r.get('host') == r['inventory_host'] else ' (%s)' % r.get('host'))
+        text = step_text(r)
+        if r.get('repaired'):
+            text[0] = '**%s**' % text[0]
+        out.append('| %d | %s | %s | %s | %s | %s | %s |' % (i, r['time'], _md(host), _md(r.get('user')), r.get('module'),
+                                                            r.get('outcome'), _md('; '.join(text))))
+    out += ['', '## Journal heads: read aloud, then sign', '',
+            'Each journal\'s chain ends in the hash below. The chain alone detects damage and edits by anyone who cannot '
+            'rewrite a whole journal; with this page signed, a journal rewritten later no longer leads to the head '
+            'written here (`keyceremony.byok.journal_info` with `expect_head` checks it).', '']
+    for j in s['journals']:
+        out += ['- %s `%s`, %d records' % (j['host'], j['path'], j['total']),
+                '  - head: `%s`' % j['head_grouped'], '  - words: %s' % j['head_words']]
+    out += ['', '## Witnesses', '', '| name | role | signature | date |', '| --- | --- | --- | --- |']
+    out += ['| | %s | | |' % role for role in WITNESS_ROLES]
+    return '\n'.join(out) + '\n'
+
+
+WITNESS_ROLES = ('ceremony administrator', 'card holder', 'card holder', 'witness')
+
+
+def scope_text(s):
+    left = sum(j['left_out'] for j in s['journals'])
+    if s['everything'] or not s['ceremony']:
+        what = 'every record of the journals'
+    else:
+        what = 'the ceremony %s, its records from %s to %s' % (s['ceremony'], s['first'], s['last'])
+    if left:
+        what += ' (%d earlier records of other ceremonies are left out)' % left
+    return what
+
+
+STYLE = '''
+body { font: 11pt/1.35 "DejaVu Sans", Arial, sans-serif; margin: 2em; color: #111; }
+h1 { font-size: 18pt; margin-bottom: 0.2em; }
+h2 { font-size: 13pt; margin-top: 1.4em; border-bottom: 1px solid #888; }
+table { border-collapse: collapse; width: 100%; margin: 0.5em 0; }
+th, td { border: 1px solid #999; padding: 3px 6px; vertical-align: top; text-align: left; }
+th { background: #eee; }
+code, .hex { font-family: "DejaVu Sans Mono", monospace; font-size: 10pt; word-spacing: 0.4em; }
+.match { color: #075; font-weight: bold; }
+.mismatch { color: #fff; background: #b00; font-weight: bold; padding: 0 4px; }
+.failed { color: #b00; }
+.corrected s { color: #777; }
+.head { font-size: 12pt; }
+.sign td { height: 2.4em; }
+@media print {
+  @page { size: A4; margin: 14mm; }
+  body { margin: 0; font-size: 9.5pt; }
+  h2 { break-after: avoid; }
+  tr, .head { break-inside: avoid; }
+  .values, .heads, .sign { break-inside: avoid; }
+  th { background: #eee !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .mismatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+'''
+
+
+def html(s):
+    e = _html_escape
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<title>%s</title>' % e('Ceremony transcript: ' + s['title']), '<style>%s</style></head><body>' % STYLE,
+           '<h1>Ceremony transcript</h1>', '<p class="title">%s</p>' % e(s['title']),
+           '<p>%s. Every step below is a record of a hash-chained journal; no secret is ever written there.</p>'
+           % e(scope_text(s)[0].upper() + scope_text(s)[1:]),
+           '<table><tr><th>journal</th><th>records on this sheet</th><th>records in the journal</th><th>hash chain</th></tr>']
+    for j in s['journals']:
+        out.append('<tr><td>%s <code>%s</code></td><td>%d</td><td>%d</td><td>%s</td></tr>'
+                   % (e(j['host']), e(j['path']), len(j['records']), j['total'],
+                      'intact' if j['intact'] else '<span class="mismatch">BROKEN: %s</span>' % e(j['problem'] or '')))
+    out += ['</table>', '<h2>Fingerprints, hashes and identifiers: read aloud and compare</h2>',
+            '<p>Each value once, in groups of 8 hex digits, with every place it was asked for or found.</p>',
+            '<table class="values"><tr><th>what</th><th>value</th><th>where</th><th>compared</th></tr>']
+    for v in s['values']:
+        mark = ('<span class="mismatch">MISMATCH</span>' if v['status'] == 'MISMATCH' else
+                '<span class="match">&#10003; match</span>' if v['status'] == 'match' else e(v['status']))
+        out.append('<tr><td>%s</td><td class="hex">%s</td><td>%s</td><td>%s</td></tr>'
+                   % (e(v['label']), e(v['grouped']), '<br>'.join(e(p) for p in v['places']), mark))
+    out.append('</table>')
+    if s['corrected']:
+        out.append('<p>Corrected inputs (an earlier run had these; a later run at the same place replaced them):</p><ul>')
+        for c in s['corrected']:
+            out.append('<li class="corrected">%s: <s class="hex">%s</s> at %s (%s), corrected to <span class="hex">%s'
+                       '</span></li>' % (e(c['label']), e(c['grouped']), e(c['place']), e(c['time']), e(c['by_grouped'])))
+        out.append('</ul>')
+    out += ['<h2>Steps</h2>', '<table><tr><th>#</th><th>time (UTC)</th><th>host</th><th>user</th><th>step</th>'
+            '<th>outcome</th><th>what came out</th></tr>']
+    for i, r in enumerate(s['steps'], 1):
+        host = r['inventory_host'] + ('' if r.get('host') == r['inventory_host'] else ' (%s)' % r.get('host'))
+        out.append('<tr%s><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
+                   % (' class="failed"' if r.get('outcome') == 'failed' else '', i, e(r['time']), e(host),
+                      e(str(r.get('user'))), e(str(r.get('module'))), e(str(r.get('outcome'))),
+                      '<br>'.join(e(t) for t in step_text(r))))
+    out += ['</table>', '<h2>Journal heads: read aloud, then sign</h2>',
+            '<p>Each journal\'s chain ends in the hash below. With this page signed, a journal rewritten later no longer '
+            'leads to the head written here (<code>keyceremony.byok.journal_info</code> with <code>expect_head</code> '
+            'checks it).</p>', '<table class="heads">']
+    for j in s['journals']:
+        out.append('<tr class="head"><td>%s <code>%s</code><br>%d records</td><td><span class="hex">%s</span><br>%s'
+                   '</td></tr>' % (e(j['host']), e(j['path']), j['total'], e(j['head_grouped'] or ''),
+                                   e(j['head_words'] or '')))
+    out += ['</table>', '<h2>Witnesses</h2>',
+            '<table class="sign"><tr><th>name</th><th>role</th><th>signature</th><th>date</th></tr>']
+    out += ['<tr><td></td><td>%s</td><td></td><td></td></tr>' % e(role) for role in WITNESS_ROLES]
+    out += ['</table>', '</body></html>']
+    return '\n'.join(out) + '\n'
