@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/keyceremony/byok
-APT_PACKAGES := softhsm2 opensc shellcheck
+# chromium: the witness sheet's HTML is looked at in a real browser (a screenshot) by the tests and make demo
+APT_PACKAGES := softhsm2 opensc shellcheck chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 # the tests spread over every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process

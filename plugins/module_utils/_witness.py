@@ -110,7 +110,7 @@ def flatten(data, prefix=''):
         name = prefix + key
         if isinstance(value, dict):
             out += flatten(value, name + '.')
-        elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        elif isinstance(value, (str, int, bool)) and str(value).strip():
             out.append((name, value))
     return out
 
@@ -202,8 +202,9 @@ def values(journals):
                     now.append(s[6])
             elif not any(c['value'] == s[6] and c['kind'] == kind for c in corrected):
                 corrected.append({'kind': kind, 'label': label, 'value': s[6], 'grouped': grouped(s[6]),
-                                  'by': last_at[s[1:5]], 'by_grouped': grouped(last_at[s[1:5]]),
-                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0]})
+                                  'by': last_at[s[1:5]],
+                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0],
+                                  'how': 'input corrected' if s[3] == 'asked' else 'made again'})
         for value in now:
             places = []
             for s in entries:
@@ -234,12 +235,12 @@ def sheet(journals, title, everything=False):
             'mismatches': len([r for r in rows if r['status'] == 'MISMATCH'])}
 
 
-def step_text(r):
-    """What came out of a step, in one line."""
+def step_text(r, code='%s'):
+    """What came out of a step, in one line; ``code`` marks a hash as code (Markdown)."""
     parts = []
     if r.get('repaired'):
         parts.append('an earlier step was cut off mid-record: %s bytes of its unfinished line removed (SHA-256 %s)'
-                     % (r['repaired'].get('removed_fragment_bytes'), r['repaired'].get('removed_fragment_sha256')))
+                     % (r['repaired'].get('removed_fragment_bytes'), code % r['repaired'].get('removed_fragment_sha256')))
     if r.get('error'):
         parts.append(str(r['error']))
     else:
@@ -270,15 +271,14 @@ def markdown(s):
         out.append('| %s | `%s` | %s | **%s** |' % (v['label'], v['grouped'], '<br>'.join(_md(p) for p in v['places']),
                                                    v['status']))
     if s['corrected']:
-        out += ['', 'Corrected inputs (an earlier run had these; a later run at the same place replaced them):', '']
+        out += ['', CORRECTED, '']
         for c in s['corrected']:
-            out.append('- %s: `%s` at %s (%s), corrected to `%s`' % (c['label'], c['grouped'], _md(c['place']), c['time'],
-                                                                    c['by_grouped']))
+            out.append('- %s, %s: `%s` at %s (%s)' % (c['label'], c['how'], c['grouped'], _md(c['place']), c['time']))
     out += ['', '## Steps', '', '| # | time (UTC) | host | user | step | outcome | what came out |',
             '| --- | --- | --- | --- | --- | --- | --- |']
     for i, r in enumerate(s['steps'], 1):
         host = r['inventory_host'] + ('' if r.get('host') == r['inventory_host'] else ' (%s)' % r.get('host'))
-        text = step_text(r)
+        text = step_text(r, '`%s`')
         if r.get('repaired'):
             text[0] = '**%s**' % text[0]
         out.append('| %d | %s | %s | %s | %s | %s | %s |' % (i, r['time'], _md(host), _md(r.get('user')), r.get('module'),
@@ -295,6 +295,8 @@ def markdown(s):
     return '\n'.join(out) + '\n'
 
 
+CORRECTED = ('Values replaced by a later run at the same place (the same host, step and field): an input corrected, or '
+             'something made again. Each place now holds its value in the table above.')
 WITNESS_ROLES = ('ceremony administrator', 'card holder', 'card holder', 'witness')
 
 
@@ -322,6 +324,7 @@ code, .hex { font-family: "DejaVu Sans Mono", monospace; font-size: 10pt; word-s
 .failed { color: #b00; }
 .corrected s { color: #777; }
 .head { font-size: 12pt; }
+td.time { white-space: nowrap; }
 .sign td { height: 2.4em; }
 @media print {
   @page { size: A4; margin: 14mm; }
@@ -357,17 +360,17 @@ def html(s):
                    % (e(v['label']), e(v['grouped']), '<br>'.join(e(p) for p in v['places']), mark))
     out.append('</table>')
     if s['corrected']:
-        out.append('<p>Corrected inputs (an earlier run had these; a later run at the same place replaced them):</p><ul>')
+        out.append('<p>%s</p><ul>' % e(CORRECTED))
         for c in s['corrected']:
-            out.append('<li class="corrected">%s: <s class="hex">%s</s> at %s (%s), corrected to <span class="hex">%s'
-                       '</span></li>' % (e(c['label']), e(c['grouped']), e(c['place']), e(c['time']), e(c['by_grouped'])))
+            out.append('<li class="corrected">%s, %s: <s class="hex">%s</s> at %s (%s)</li>'
+                       % (e(c['label']), e(c['how']), e(c['grouped']), e(c['place']), e(c['time'])))
         out.append('</ul>')
     out += ['<h2>Steps</h2>', '<table><tr><th>#</th><th>time (UTC)</th><th>host</th><th>user</th><th>step</th>'
             '<th>outcome</th><th>what came out</th></tr>']
     for i, r in enumerate(s['steps'], 1):
         host = r['inventory_host'] + ('' if r.get('host') == r['inventory_host'] else ' (%s)' % r.get('host'))
-        out.append('<tr%s><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
-                   % (' class="failed"' if r.get('outcome') == 'failed' else '', i, e(r['time']), e(host),
+        out.append('<tr%s><td>%d</td><td class="time">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
+                   % (' class="failed"' if r.get('outcome') == 'failed' else '', i, e(r['time'].replace('T', ' ')[:19]), e(host),
                       e(str(r.get('user'))), e(str(r.get('module'))), e(str(r.get('outcome'))),
                       '<br>'.join(e(t) for t in step_text(r))))
     out += ['</table>', '<h2>Journal heads: read aloud, then sign</h2>',

@@ -133,6 +133,11 @@ ceremony:
   returned: success
   type: str
   sample: byok_over_internet
+activate:
+  description: Whether this run is the one that makes the key active, as given.
+  returned: success
+  type: bool
+  sample: false
 journalled:
   description: Whether the run was recorded in O(journal) (a failure is recorded the same way, and says so in its message).
   returned: success
@@ -158,7 +163,7 @@ def work(module):
     if problems:
         raise PreflightError('the inputs need a change before the ceremony can start; nothing was changed: %s. Change '
                              'them and run again.' % '; '.join('(%d) %s' % (i, p) for i, p in enumerate(problems, 1)))
-    return {'changed': False, 'ceremony': module.params['ceremony'],
+    return {'changed': False, 'ceremony': module.params['ceremony'], 'activate': module.params['activate'],
             'journalled': bool(module.params['journal']) and not module.check_mode}
 
 
@@ -182,7 +187,7 @@ def main():
     # "changes nothing": a journal is written only where one is kept already (the world's folder of an earlier run)
     if module.params['journal'] and not os.path.isdir(os.path.dirname(os.path.abspath(module.params['journal']))):
         module.params['journal'] = None
-    run(module, work, journal_as='ceremony_preflight', journal_verified=True)
+    run(module, work, journal_as='ceremony_preflight', journal_verified=True, journal_fields=('ceremony', 'activate'))
 
 
 if __name__ == '__main__':

@@ -11,8 +11,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -199,8 +202,51 @@ def test_byok_over_internet(tmp_path):
         assert offline['spki_sha256'] in transcript and '| kek_package_verify | failed | KEK package check "root" failed' in transcript
         for secret in pins + [password]:
             assert secret not in transcript
+        witness_sheet(tmp_path, transcript, offline, info)
     finally:
         server.stop()
+
+
+def grouped(value):
+    return ' '.join(value[i:i + 8] for i in range(0, 64, 8))
+
+
+def witness_sheet(tmp_path, transcript, offline, info):
+    """The activation run's sheet: the verifications that succeeded, each value once with its comparisons, the heads;
+    its HTML rendered by a real browser (headless Chromium, from Debian's packages)."""
+    values = transcript[transcript.index('## Fingerprints'):transcript.index('## Steps')]
+    for value in (offline['spki_sha256'], info['root_hash'], offline['package_sha256']):
+        assert values.count(grouped(value)) == 1, (value, values)
+        row = [line for line in values.splitlines() if grouped(value) in line][0]
+        assert row.endswith('| **match** |'), row
+    assert '| Tenant ID | `%s` |' % info['tenant_id'] in values
+    assert 'MISMATCH' not in transcript
+    for step in ('| ceremony_preflight | verified |', '| kek_package_verify | verified | kek_kid: ',
+                 '| tenant_key_info | verified | possession.algorithm: PS256; possession.key_identifier: '):
+        assert step in transcript, step
+    # the root hash pinned (typed grouped) and found, compared
+    root_row = [line for line in values.splitlines() if grouped(info['root_hash']) in line][0]
+    assert 'kek_package_verify asked root_hash' in root_row and 'kek_package_verify root_hash' in root_row
+    html_path = tmp_path / 'transfer' / 'ceremony-transcript.html'
+    html = html_path.read_text()
+    assert html.count(grouped(offline['spki_sha256'])) == 1 and '&#10003; match' in html and '@media print' in html
+    heads = re.findall(r'  - head: `([0-9a-f ]{71})`', transcript)
+    assert len(heads) == 2 and all(head in html for head in heads)
+    chromium = shutil.which('chromium')
+    assert chromium, 'headless Chromium is missing: make setup installs it (the Debian package chromium)'
+    shot = tmp_path / 'ceremony-transcript.png'
+    started = time.time()
+    out = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars',
+                          '--window-size=1280,2600', '--screenshot=%s' % shot, html_path.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0 and shot.exists(), out.stderr[-2000:]
+    png = shot.read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', png[16:24]) == (1280, 2600)
+    assert len(png) > 100000  # a page of text and tables, not a blank one
+    dom = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', html_path.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False).stdout
+    assert 'Journal heads: read aloud, then sign' in dom and grouped(offline['spki_sha256']) in dom
+    print('witness sheet rendered by Chromium in %.1f s: %s' % (time.time() - started, shot))
 
 
 def test_byok_azure_key_vault(tmp_path):

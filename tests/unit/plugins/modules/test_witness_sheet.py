@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""witness_sheet: the ceremony at hand only, each value once with match / MISMATCH, corrected inputs as corrected."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._journal import Journal
+from ansible_collections.keyceremony.byok.plugins.modules import journal_info, witness_sheet
+from ansible_collections.keyceremony.byok.tests.unit.helpers import run_module
+
+ROOT = '97221e73a655b2b59b4cbc30b5187001f21990ec5e5e3178a20c2cfa6eb1a7c7'
+KEY_BYOK = '11' * 32
+KEY_ADRMS = '22' * 32
+KEY_ELSE = '33' * 32
+PACKAGE = '44' * 32
+TENANT = '44f40634-b7cc-418a-83fe-2f0cc9b0207e'
+TYPO = '44f40634-b7cc-418a-83fe-2f0cc9b0207f'
+
+
+def grouped(value):
+    return ' '.join(value[i:i + 8] for i in range(0, 64, 8))
+
+
+def byok_ceremony(offline, online):
+    """A BYOK ceremony: a run with a mistyped tenant ID, corrected; then the activation run."""
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': False},
+                       result={'ceremony': 'byok_over_internet', 'activate': False})
+    offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
+    offline.append('kek_package_verify', 'verified', {'root_hash': grouped(ROOT).upper()}, result={'root_hash': ROOT})
+    offline.append('transfer_package', 'changed', {'tenant_id': TYPO}, result={'tenant_id': TYPO, 'sha256': '55' * 32,
+                                                                             'spki_sha256': KEY_BYOK})
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': True},
+                       result={'ceremony': 'byok_over_internet', 'activate': True})
+    offline.append('transfer_package', 'changed', {'tenant_id': TENANT}, result={'tenant_id': TENANT, 'sha256': PACKAGE,
+                                                                               'spki_sha256': KEY_BYOK})
+    online.append('tenant_key', 'changed', {'spki_sha256': KEY_BYOK, 'key_file_sha256': PACKAGE},
+                  result={'spki_sha256': KEY_BYOK})
+    online.append('tenant_key_info', 'verified', {'expect_spki_sha256': KEY_BYOK},
+                  result={'possession': {'verified': True, 'spki_sha256': KEY_BYOK, 'key_identifier': 'k-1'}})
+
+
+def migration(offline, online, active=KEY_ADRMS):
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'migrate_adrms_hsm', 'activate': True},
+                       result={'ceremony': 'migrate_adrms_hsm', 'activate': True})
+    offline.append('hsm_key', 'changed', {'ident': 'adrms2019'}, result={'spki_sha256': KEY_ADRMS})
+    online.append('tenant_key_info', 'verified', {},
+                  result={'possession': {'verified': True, 'spki_sha256': active, 'key_identifier': 'k-2'}})
+
+
+def _sheet(tmp_path, name, offline, online, **args):
+    journals = []
+    for host, journal in (('offline-ws', offline), ('online-ws', online)):
+        read = run_module(journal_info, {'path': journal.path}).result
+        journals.append(dict(read, host=host, path=journal.path))
+    dest = str(tmp_path / 'transfer' / name)
+    run = run_module(witness_sheet, dict({'journals': journals, 'title': name, 'dest': dest}, **args))
+    assert not run.failed, run.result
+    return run, open(dest).read(), open(dest[:-3] + '.html').read()
+
+
+def _journals(tmp_path):
+    for folder in ('offline', 'online', 'transfer'):
+        os.mkdir(str(tmp_path / folder), 0o700)
+    return Journal(str(tmp_path / 'offline' / 'journal.jsonl')), Journal(str(tmp_path / 'online' / 'journal.jsonl'))
+
+
+def test_each_value_once_with_its_places_and_the_corrected_input_as_corrected(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    run, md, html = _sheet(tmp_path, 'byok.md', offline, online)
+    assert run['ceremony'] == 'byok_over_internet' and run['mismatches'] == 0 and run['changed']
+    values = md[md.index('## Fingerprints'):md.index('## Steps')]
+    # each value once, grouped, with every place; the typed root hash (upper case, grouped) is the one found
+    assert values.count(grouped(KEY_BYOK)) == 1 and values.count(grouped(ROOT)) == 1
+    row = [line for line in values.splitlines() if grouped(KEY_BYOK) in line][0]
+    for place in ('offline-ws: hsm_key spki_sha256', 'offline-ws: transfer_package spki_sha256',
+                  'online-ws: tenant_key asked spki_sha256', 'online-ws: tenant_key_info possession.spki_sha256'):
+        assert place in row
+    assert row.endswith('| **match** |')
+    # the mistyped tenant ID shows as corrected, the current one as the value
+    assert '| Tenant ID | `%s` |' % TENANT in values
+    assert 'Tenant ID, input corrected: `%s` at offline-ws transfer_package tenant_id' % TYPO in values
+    assert TYPO not in values.split('Values replaced by a later run')[0]
+    assert html.count(grouped(KEY_BYOK)) == 1 and '&#10003; match' in html and 'MISMATCH' not in html
+    assert '<s class="hex">%s</s>' % TYPO in html and '@media print' in html
+    # the heads to sign
+    head = Journal(offline.path).read()[0][-1]['hash']
+    assert '  - head: `%s`' % grouped(head) in md and grouped(head) in html
+    assert os.stat(str(tmp_path / 'transfer' / 'byok.html')).st_mode & 0o777 == 0o600
+
+
+def test_the_migration_sheet_leaves_the_earlier_ceremony_out_and_marks_a_mismatch(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    migration(offline, online, active=KEY_ELSE)
+    run, md, html = _sheet(tmp_path, 'migration.md', offline, online)
+    assert run['ceremony'] == 'migrate_adrms_hsm' and run['mismatches'] == 2
+    assert KEY_BYOK not in md and TENANT not in md and 'byok_over_internet' not in md
+    assert '(10 earlier records of other ceremonies are left out)' in md, md[:600]
+    assert re.search(r'\| Tenant key fingerprint \(SPKI SHA-256\) \| `%s` \| .* \| \*\*MISMATCH\*\* \|' % grouped(KEY_ADRMS), md)
+    assert '<span class="mismatch">MISMATCH</span>' in html
+    # scope all: the rehearsal's sheet of every ceremony
+    run, md, html = _sheet(tmp_path, 'all.md', offline, online, scope='all')
+    assert KEY_BYOK in md and 'every record of the journals' in md
+
+
+def test_a_ceremony_run_again_after_its_end_is_a_new_sheet_and_a_sheet_is_never_written_over(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    byok_ceremony(offline, online)  # the same playbook months later: the possession proof ended the first
+    run, md, html = _sheet(tmp_path, 'again.md', offline, online)
+    assert '(10 earlier records of other ceremonies are left out)' in md
+    (tmp_path / 'transfer' / 'signed.md').write_text('signed')
+    run, md, html = _sheet(tmp_path, 'again.md', offline, online)
+    assert run['kept'] and not run['changed']
