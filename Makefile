@@ -48,8 +48,13 @@ $(BIN)/byok-tenant: Makefile $(BIN)/.installed
 	  "$(CURDIR)/$(BIN)/python" "'$(CURDIR)/.collections'" > $@.tmp
 	chmod 0755 $@.tmp && mv $@.tmp $@
 
+# The witness sheet is looked at in a real browser: a screenshot next to it (headless Chromium, from make setup).
 demo: setup
 	$(BIN)/ansible-playbook playbooks/rehearsal.yml
+	@chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,3000 \
+	  --screenshot=.demo/transfer/ceremony-transcript.png "file://$(CURDIR)/.demo/transfer/ceremony-transcript.html" \
+	  >/dev/null 2>&1 && chmod 0600 .demo/transfer/ceremony-transcript.png \
+	  && echo "witness sheet: .demo/transfer/ceremony-transcript.html (to print), its screenshot .demo/transfer/ceremony-transcript.png"
 
 test: setup pytest sanity molecule
 

@@ -47,6 +47,8 @@ KINDS = (
     ('world_package', 'Security world package SHA-256 (toolset)'),
 )
 LABELS = dict(KINDS)
+# kinds a ceremony has several of (every TPD of a migration): each value stands on its own, none replaces another
+MANY = ('tpd',)
 SKIPPED = ('required', 'secrets_given', 'variable_names', 'challenge')
 HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
 
@@ -192,27 +194,29 @@ def values(journals):
         entries = [s for s in seen if s[5] == kind]
         if not entries:
             continue
+        def at(s, kind=kind):
+            # where a value was asked for or found: a host, a step, a field (and, for MANY, the value itself)
+            return s[1:5] + ((s[6],) if kind in MANY else ())
         last_at = {}
         for s in entries:
-            last_at[s[1:5]] = s[6]  # the value each place holds now
+            last_at[at(s)] = s[6]  # the value each place holds now
         now = []
         for s in entries:
-            if last_at[s[1:5]] == s[6]:
+            if last_at[at(s)] == s[6]:
                 if s[6] not in now:
                     now.append(s[6])
             elif not any(c['value'] == s[6] and c['kind'] == kind for c in corrected):
                 corrected.append({'kind': kind, 'label': label, 'value': s[6], 'grouped': grouped(s[6]),
-                                  'by': last_at[s[1:5]],
                                   'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0],
                                   'how': 'input corrected' if s[3] == 'asked' else 'made again'})
         for value in now:
             places = []
             for s in entries:
-                if s[6] == value and last_at[s[1:5]] == value:
+                if s[6] == value and last_at[at(s)] == value:
                     place = '%s: %s %s%s' % (s[1], s[2], 'asked ' if s[3] == 'asked' else '', s[4])
                     if place not in places:
                         places.append(place)
-            status = 'MISMATCH' if len(now) > 1 else ('match' if len(places) > 1 else 'recorded once')
+            status = 'MISMATCH' if len(now) > 1 and kind not in MANY else ('match' if len(places) > 1 else 'recorded once')
             rows.append({'kind': kind, 'label': label, 'value': value, 'grouped': grouped(value), 'places': places,
                          'status': status})
     return rows, corrected
@@ -227,12 +231,37 @@ def sheet(journals, title, everything=False):
         for r in j['records']:
             steps.append(dict(r, inventory_host=j['host']))
     steps.sort(key=lambda r: r['time'])
-    rows, corrected = values(scoped)
+    parts = []
+    for start, part_name in (section_starts(scoped) if everything else [(None, name)]):
+        part = [dict(j, records=[r for r in j['records'] if start is None or r['time'] >= start]) for j in scoped]
+        if parts:  # the records of a section end where the next one starts
+            parts[-1]['journals'] = [dict(j, records=[r for r in j['records'] if r['time'] < start])
+                                     for j in parts[-1]['journals']]
+        parts.append({'name': part_name, 'start': start, 'journals': part})
+    for part in parts:
+        part['values'], part['corrected'] = values(part['journals'])
+        del part['journals']
     times = [r['time'] for r in steps]
     return {'title': title, 'ceremony': name, 'everything': everything, 'journals': scoped, 'steps': steps,
-            'values': rows, 'corrected': corrected, 'first': min(times) if times else None,
-            'last': max(times) if times else None,
-            'mismatches': len([r for r in rows if r['status'] == 'MISMATCH'])}
+            'sections': parts, 'first': min(times) if times else None, 'last': max(times) if times else None,
+            'mismatches': len([r for part in parts for r in part['values'] if r['status'] == 'MISMATCH'])}
+
+
+def section_starts(journals):
+    """The ceremonies of every journal together, on the journals' clocks (the rehearsal's sheet of every ceremony):
+    [(start time or None, ceremony name or None)]; records before the first preflight make a section of their own."""
+    ends = sorted(r['time'] for j in journals for r in j['records'] if is_end(r))
+    starts = sorted((r['time'], (r.get('asked') or {}).get('ceremony') or '') for j in journals for r in j['records']
+                    if is_preflight(r))
+    out = []
+    for time, name in starts:
+        if out and out[-1][1] == name and not any(out[-1][0] < t < time for t in ends):
+            continue  # another run, or another host, of the same ceremony
+        out.append((time, name))
+    first = min([r['time'] for j in journals for r in j['records']] or [None])
+    if not out or (first is not None and first < out[0][0]):
+        out.insert(0, (None, None))
+    return out
 
 
 def step_text(r, code='%s'):
@@ -265,15 +294,18 @@ def markdown(s):
         out.append('| %s `%s` | %d | %d | %s |' % (j['host'], j['path'], len(j['records']), j['total'],
                                                   'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])))
     out += ['', '## Fingerprints, hashes and identifiers: read aloud and compare', '',
-            'Each value once, in groups of 8 hex digits, with every place it was asked for or found.', '',
-            '| what | value | where | compared |', '| --- | --- | --- | --- |']
-    for v in s['values']:
-        out.append('| %s | `%s` | %s | **%s** |' % (v['label'], v['grouped'], '<br>'.join(_md(p) for p in v['places']),
-                                                   v['status']))
-    if s['corrected']:
-        out += ['', CORRECTED, '']
-        for c in s['corrected']:
-            out.append('- %s, %s: `%s` at %s (%s)' % (c['label'], c['how'], c['grouped'], _md(c['place']), c['time']))
+            'Each value once, in groups of 8 hex digits, with every place it was asked for or found.']
+    for part in s['sections']:
+        if len(s['sections']) > 1:
+            out += ['', '### %s' % section_title(part)]
+        out += ['', '| what | value | where | compared |', '| --- | --- | --- | --- |']
+        for v in part['values']:
+            out.append('| %s | `%s` | %s | **%s** |' % (v['label'], v['grouped'], '<br>'.join(_md(p) for p in v['places']),
+                                                       v['status']))
+        if part['corrected']:
+            out += ['', CORRECTED, '']
+            for c in part['corrected']:
+                out.append('- %s, %s: `%s` at %s (%s)' % (c['label'], c['how'], c['grouped'], _md(c['place']), c['time']))
     out += ['', '## Steps', '', '| # | time (UTC) | host | user | step | outcome | what came out |',
             '| --- | --- | --- | --- | --- | --- | --- |']
     for i, r in enumerate(s['steps'], 1):
@@ -298,6 +330,12 @@ def markdown(s):
 CORRECTED = ('Values replaced by a later run at the same place (the same host, step and field): an input corrected, or '
              'something made again. Each place now holds its value in the table above.')
 WITNESS_ROLES = ('ceremony administrator', 'card holder', 'card holder', 'witness')
+
+
+def section_title(part):
+    if part['name'] is None:
+        return 'Before the first ceremony_preflight record'
+    return 'Ceremony %s, from %s' % (part['name'] or '(unnamed)', part['start'])
 
 
 def scope_text(s):
@@ -351,20 +389,23 @@ def html(s):
                    % (e(j['host']), e(j['path']), len(j['records']), j['total'],
                       'intact' if j['intact'] else '<span class="mismatch">BROKEN: %s</span>' % e(j['problem'] or '')))
     out += ['</table>', '<h2>Fingerprints, hashes and identifiers: read aloud and compare</h2>',
-            '<p>Each value once, in groups of 8 hex digits, with every place it was asked for or found.</p>',
-            '<table class="values"><tr><th>what</th><th>value</th><th>where</th><th>compared</th></tr>']
-    for v in s['values']:
-        mark = ('<span class="mismatch">MISMATCH</span>' if v['status'] == 'MISMATCH' else
-                '<span class="match">&#10003; match</span>' if v['status'] == 'match' else e(v['status']))
-        out.append('<tr><td>%s</td><td class="hex">%s</td><td>%s</td><td>%s</td></tr>'
-                   % (e(v['label']), e(v['grouped']), '<br>'.join(e(p) for p in v['places']), mark))
-    out.append('</table>')
-    if s['corrected']:
-        out.append('<p>%s</p><ul>' % e(CORRECTED))
-        for c in s['corrected']:
-            out.append('<li class="corrected">%s, %s: <s class="hex">%s</s> at %s (%s)</li>'
-                       % (e(c['label']), e(c['how']), e(c['grouped']), e(c['place']), e(c['time'])))
-        out.append('</ul>')
+            '<p>Each value once, in groups of 8 hex digits, with every place it was asked for or found.</p>']
+    for part in s['sections']:
+        if len(s['sections']) > 1:
+            out.append('<h3>%s</h3>' % e(section_title(part)))
+        out.append('<table class="values"><tr><th>what</th><th>value</th><th>where</th><th>compared</th></tr>')
+        for v in part['values']:
+            mark = ('<span class="mismatch">MISMATCH</span>' if v['status'] == 'MISMATCH' else
+                    '<span class="match">&#10003; match</span>' if v['status'] == 'match' else e(v['status']))
+            out.append('<tr><td>%s</td><td class="hex">%s</td><td>%s</td><td>%s</td></tr>'
+                       % (e(v['label']), e(v['grouped']), '<br>'.join(e(p) for p in v['places']), mark))
+        out.append('</table>')
+        if part['corrected']:
+            out.append('<p>%s</p><ul>' % e(CORRECTED))
+            for c in part['corrected']:
+                out.append('<li class="corrected">%s, %s: <s class="hex">%s</s> at %s (%s)</li>'
+                           % (e(c['label']), e(c['how']), e(c['grouped']), e(c['place']), e(c['time'])))
+            out.append('</ul>')
     out += ['<h2>Steps</h2>', '<table><tr><th>#</th><th>time (UTC)</th><th>host</th><th>user</th><th>step</th>'
             '<th>outcome</th><th>what came out</th></tr>']
     for i, r in enumerate(s['steps'], 1):

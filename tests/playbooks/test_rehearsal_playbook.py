@@ -84,6 +84,10 @@ def test_rehearsal_twice(tmp_path):
     assert record['spki_sha256'] in transcript and migrated['spki_sha256'] in transcript
     assert keyvault['spki_sha256'] in transcript and 'keyvault_byok_import' in transcript
     assert transcript.count('| intact |') == 2 and 'tpd_import' in transcript
+    # the three ceremonies, each with its own values, all of them matching
+    for ceremony in ('byok_over_internet', 'migrate_adrms_hsm', 'byok_azure_key_vault'):
+        assert '### Ceremony %s, from ' % ceremony in transcript
+    assert 'MISMATCH' not in transcript and (tmp_path / 'demo' / 'transfer' / 'ceremony-transcript.html').exists()
     admin = json.load(open(str(tmp_path / 'demo' / 'tenant.admin.json')))
     assert admin['admin_password'] not in first and admin['admin_password'] not in second
     for port in (play.port, play.keyvault_port):

@@ -111,6 +111,11 @@ def test_the_migration_sheet_leaves_the_earlier_ceremony_out_and_marks_a_mismatc
     # scope all: the rehearsal's sheet of every ceremony
     run, md, html = _sheet(tmp_path, 'all.md', offline, online, scope='all')
     assert KEY_BYOK in md and 'every record of the journals' in md
+    # each ceremony has its own values: the BYOK key and the AD RMS key are no mismatch, the planted answer is
+    assert run['mismatches'] == 2 and '### Ceremony byok_over_internet, from ' in md
+    byok = md[md.index('### Ceremony byok_over_internet'):md.index('### Ceremony migrate_adrms_hsm')]
+    assert '| Tenant key fingerprint (SPKI SHA-256) | `%s` |' % grouped(KEY_BYOK) in byok and 'MISMATCH' not in byok
+    assert '<h3>Ceremony migrate_adrms_hsm, from ' in html
 
 
 def test_a_ceremony_run_again_after_its_end_is_a_new_sheet_and_a_sheet_is_never_written_over(tmp_path):
