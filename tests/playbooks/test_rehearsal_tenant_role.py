@@ -108,8 +108,13 @@ def test_stopped_without_byok_tenant_signals_nothing_and_says_what_to_give(tmp_p
 def test_started_with_a_stale_pid_file_starts_the_service(tmp_path, unrelated):
     port = free_port()
     pid_file = str(tmp_path / 'tenant.pid')
+    log = tmp_path / 'tenant.log'
+    log.write_text('an earlier run, when the log was made 0644\n')
+    os.chmod(str(log), 0o644)
     try:
         out = play(tmp_path, 'started', port)
+        assert os.stat(str(log)).st_mode & 0o777 == 0o600 and log.read_text().startswith('an earlier run')
+        assert os.stat(pid_file).st_mode & 0o777 == 0o600
         assert changed(out, 'Start it in the background (it outlives the play)')
         with open(pid_file) as f:
             pid = int(f.read())

@@ -67,6 +67,21 @@ def test_the_transcript_on_the_controller(controller):
     for step in ('security_world', 'hsm_key', 'key_acl', 'transfer_package', 'byok_toolset', 'tenant_key'):
         assert step in text
     assert text.count('| intact |') == 2  # the offline and the online journal, each chain checked
+    assert 'the ceremony byok_over_internet' in text and 'MISMATCH' not in text
+    assert '| ceremony_preflight | verified |' in text and '| tenant_key_info | verified |' in text
+
+
+def test_the_migration_sheet_holds_the_migration_only(controller):
+    # the migration ran on the hosts of the BYOK ceremony: its sheet leaves the BYOK ceremony's records out
+    byok = _record(controller, 'transfer')
+    with open(os.path.join(controller, 'migration', 'ceremony-transcript.md')) as f:
+        text = f.read()
+    migrated = _record(controller, 'migration')
+    assert 'the ceremony migrate_adrms_hsm' in text and 'earlier records of other ceremonies are left out' in text
+    assert byok['spki_sha256'] not in text and ' '.join(byok['spki_sha256'][i:i + 8] for i in range(0, 64, 8)) not in text
+    assert ' '.join(migrated['spki_sha256'][i:i + 8] for i in range(0, 64, 8)) in text
+    assert 'MISMATCH' not in text and 'tpd_import' in text and 'hsm_key' in text
+    assert os.path.exists(os.path.join(controller, 'migration', 'ceremony-transcript.html'))
 
 
 def test_no_secret_on_any_container(hosts, controller):
