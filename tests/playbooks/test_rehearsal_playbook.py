@@ -32,6 +32,8 @@ def play(tmp_path):
                           '-e', 'rehearsal_keyvault_listen=127.0.0.1:%d' % play.keyvault_port],
                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+    # make demo's output is clean: no warning of Ansible's, the collection's or the tenant's
+    assert 'WARNING' not in out.stdout + out.stderr, [x for x in (out.stdout + out.stderr).splitlines() if 'WARNING' in x]
     return out.stdout
 
 
