@@ -241,6 +241,10 @@ def sheet(journals, title, everything=False):
     for part in parts:
         part['values'], part['corrected'] = values(part['journals'])
         del part['journals']
+        shown = {}
+        for row in part['values']:  # a value of two kinds (the AD RMS licensor key is the tenant key) is shown once
+            row['same_as'] = shown.get(row['value'])
+            shown.setdefault(row['value'], row['label'])
     times = [r['time'] for r in steps]
     return {'title': title, 'ceremony': name, 'everything': everything, 'journals': scoped, 'steps': steps,
             'sections': parts, 'first': min(times) if times else None, 'last': max(times) if times else None,
@@ -300,8 +304,9 @@ def markdown(s):
             out += ['', '### %s' % section_title(part)]
         out += ['', '| what | value | where | compared |', '| --- | --- | --- | --- |']
         for v in part['values']:
-            out.append('| %s | `%s` | %s | **%s** |' % (v['label'], v['grouped'], '<br>'.join(_md(p) for p in v['places']),
-                                                       v['status']))
+            shown = 'the same as the %s above' % v['same_as'] if v['same_as'] else '`%s`' % v['grouped']
+            out.append('| %s | %s | %s | **%s** |' % (v['label'], shown, '<br>'.join(_md(p) for p in v['places']),
+                                                     v['status']))
         if part['corrected']:
             out += ['', CORRECTED, '']
             for c in part['corrected']:
@@ -397,8 +402,10 @@ def html(s):
         for v in part['values']:
             mark = ('<span class="mismatch">MISMATCH</span>' if v['status'] == 'MISMATCH' else
                     '<span class="match">&#10003; match</span>' if v['status'] == 'match' else e(v['status']))
-            out.append('<tr><td>%s</td><td class="hex">%s</td><td>%s</td><td>%s</td></tr>'
-                       % (e(v['label']), e(v['grouped']), '<br>'.join(e(p) for p in v['places']), mark))
+            shown = ('<td>the same as the %s above</td>' % e(v['same_as']) if v['same_as'] else
+                     '<td class="hex">%s</td>' % e(v['grouped']))
+            out.append('<tr><td>%s</td>%s<td>%s</td><td>%s</td></tr>'
+                       % (e(v['label']), shown, '<br>'.join(e(p) for p in v['places']), mark))
         out.append('</table>')
         if part['corrected']:
             out.append('<p>%s</p><ul>' % e(CORRECTED))

@@ -52,6 +52,8 @@ def migration(offline, online, active=KEY_ADRMS):
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'migrate_adrms_hsm', 'activate': True},
                        result={'ceremony': 'migrate_adrms_hsm', 'activate': True})
     offline.append('hsm_key', 'changed', {'ident': 'adrms2019'}, result={'spki_sha256': KEY_ADRMS})
+    online.append('tpd_import', 'changed', {'tpd_file': 'contoso-tpd-2019.xml'},
+                  result={'tpd_id': '7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a', 'slc_spki_sha256': KEY_ADRMS})
     online.append('tenant_key_info', 'verified', {},
                   result={'possession': {'verified': True, 'spki_sha256': active, 'key_identifier': 'k-2'}})
 
@@ -108,6 +110,10 @@ def test_the_migration_sheet_leaves_the_earlier_ceremony_out_and_marks_a_mismatc
     assert '(10 earlier records of other ceremonies are left out)' in md, md[:600]
     assert re.search(r'\| Tenant key fingerprint \(SPKI SHA-256\) \| `%s` \| .* \| \*\*MISMATCH\*\* \|' % grouped(KEY_ADRMS), md)
     assert '<span class="mismatch">MISMATCH</span>' in html
+    # the AD RMS licensor key is the key migrated: its value is shown once, the second row refers to it
+    assert md.count(grouped(KEY_ADRMS)) == 1 and html.count(grouped(KEY_ADRMS)) == 1
+    assert '| AD RMS server licensor key fingerprint (SPKI SHA-256) | the same as the Tenant key fingerprint (SPKI ' \
+           'SHA-256) above | online-ws: tpd_import slc_spki_sha256 |' in md
     # scope all: the rehearsal's sheet of every ceremony
     run, md, html = _sheet(tmp_path, 'all.md', offline, online, scope='all')
     assert KEY_BYOK in md and 'every record of the journals' in md
