@@ -36,11 +36,11 @@ def _empty(value):
     return False
 
 
-def missing_variables(required, secrets_given):
-    """The names of the required variables that are not set or are empty (values of secrets are never seen here,
-    only whether they were given)."""
+def missing_variables(required, given):
+    """The names of the required variables that are not set or are empty (``given``: name -> whether it is; the
+    values of secrets are never seen here)."""
     missing = sorted(name for name, value in (required or {}).items() if _empty(value))
-    missing += sorted(name for name, given in (secrets_given or {}).items() if not given)
+    missing += sorted(name for name, given in (given or {}).items() if not given)
     return missing
 
 
@@ -114,7 +114,7 @@ def check(params):
     """All the problems of the inputs, in one list (empty when they hold)."""
     names = params.get('variable_names') or {}
     problems = []
-    missing = missing_variables(params.get('required'), params.get('secrets_given'))
+    missing = missing_variables(params.get('required'), params.get('given'))
     if missing:
         problems.append('not set: %s' % ', '.join(missing))
     if params.get('quorum') is not None:

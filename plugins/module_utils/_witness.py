@@ -49,7 +49,7 @@ KINDS = (
 LABELS = dict(KINDS)
 # kinds a ceremony has several of (every TPD of a migration): each value stands on its own, none replaces another
 MANY = ('tpd',)
-SKIPPED = ('required', 'secrets_given', 'variable_names', 'challenge')
+SKIPPED = ('required', 'given', 'variable_names', 'challenge')
 HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
 
 
@@ -147,6 +147,15 @@ def split_ceremonies(records, ends=()):
     return ceremonies
 
 
+def ceremonies_in(records):
+    """What records left off a sheet were: [(ceremony name or None, count, first time, last time)], in order. A planted
+    preflight record that hides real records shows here, by its name and span."""
+    out = []
+    for part in split_ceremonies(records):
+        out.append((ceremony_name(part), len(part), part[0]['time'], part[-1]['time']))
+    return out
+
+
 def ceremony_name(records):
     for r in records:
         if r.get('module') == 'ceremony_preflight':
@@ -173,7 +182,8 @@ def scope(journals, everything=False):
             kept = parts[-1] if parts else []
             if name is not None and parts and ceremony_name(kept) not in (name, None):
                 kept = []  # this host took no part in the ceremony at hand
-        out.append(dict(j, records=kept, left_out=len(records) - len(kept), total=len(records)))
+        left = [r for r in records if r not in kept]
+        out.append(dict(j, records=kept, left_out=len(left), total=len(records), left_out_ceremonies=ceremonies_in(left)))
     return out, name
 
 
@@ -282,7 +292,16 @@ def step_text(r, code='%s'):
 
 
 def _md(text):
-    return str(text).replace('|', '/').replace('\n', ' ')
+    """Text from a journal in a Markdown table: no cell break, no link, image or HTML a hostile record could bring."""
+    text = str(text).replace('\\', '\\\\').replace('|', '/').replace('\n', ' ').replace('\r', ' ')
+    for c in '<>[]':
+        text = text.replace(c, '\\' + c)
+    return text
+
+
+def _code(text):
+    """A value as Markdown code: a backquote in it would end the code span."""
+    return '`%s`' % str(text).replace('`', "'").replace('|', '/').replace('\n', ' ')
 
 
 def markdown(s):
@@ -292,10 +311,10 @@ def markdown(s):
         if j['host'] not in hosts:
             hosts.append(j['host'])
     out.append('From the journals of %s: %s. Every step below is a record of a hash-chained journal; no secret is ever '
-               'written there.' % (', '.join(hosts), scope_text(s)))
+               'written there.' % (_md(', '.join(hosts)), _md(scope_text(s))))
     out += ['', '| journal | records on this sheet | records in the journal | hash chain |', '| --- | --- | --- | --- |']
     for j in s['journals']:
-        out.append('| %s `%s` | %d | %d | %s |' % (j['host'], j['path'], len(j['records']), j['total'],
+        out.append('| %s %s | %d | %d | %s |' % (_md(j['host']), _code(j['path']), len(j['records']), j['total'],
                                                   'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])))
     out += ['', '## Fingerprints, hashes and identifiers: read aloud and compare', '',
             'Each value once, in groups of 8 hex digits, with every place it was asked for or found.']
@@ -304,13 +323,13 @@ def markdown(s):
             out += ['', '### %s' % section_title(part)]
         out += ['', '| what | value | where | compared |', '| --- | --- | --- | --- |']
         for v in part['values']:
-            shown = 'the same as the %s above' % v['same_as'] if v['same_as'] else '`%s`' % v['grouped']
+            shown = 'the same as the %s above' % v['same_as'] if v['same_as'] else _code(v['grouped'])
             out.append('| %s | %s | %s | **%s** |' % (v['label'], shown, '<br>'.join(_md(p) for p in v['places']),
                                                      v['status']))
         if part['corrected']:
             out += ['', CORRECTED, '']
             for c in part['corrected']:
-                out.append('- %s, %s: `%s` at %s (%s)' % (c['label'], c['how'], c['grouped'], _md(c['place']), c['time']))
+                out.append('- %s, %s: %s at %s (%s)' % (c['label'], c['how'], _code(c['grouped']), _md(c['place']), c['time']))
     out += ['', '## Steps', '', '| # | time (UTC) | host | user | step | outcome | what came out |',
             '| --- | --- | --- | --- | --- | --- | --- |']
     for i, r in enumerate(s['steps'], 1):
@@ -318,14 +337,14 @@ def markdown(s):
         text = step_text(r, '`%s`')
         if r.get('repaired'):
             text[0] = '**%s**' % text[0]
-        out.append('| %d | %s | %s | %s | %s | %s | %s |' % (i, r['time'], _md(host), _md(r.get('user')), r.get('module'),
-                                                            r.get('outcome'), _md('; '.join(text))))
+        out.append('| %d | %s | %s | %s | %s | %s | %s |' % (i, _md(r['time']), _md(host), _md(r.get('user')),
+                                                            _md(r.get('module')), _md(r.get('outcome')), _md('; '.join(text))))
     out += ['', '## Journal heads: read aloud, then sign', '',
             'Each journal\'s chain ends in the hash below. The chain alone detects damage and edits by anyone who cannot '
             'rewrite a whole journal; with this page signed, a journal rewritten later no longer leads to the head '
             'written here (`keyceremony.byok.journal_info` with `expect_head` checks it).', '']
     for j in s['journals']:
-        out += ['- %s `%s`, %d records' % (j['host'], j['path'], j['total']),
+        out += ['- %s %s, %d records' % (_md(j['host']), _code(j['path']), j['total']),
                 '  - head: `%s`' % j['head_grouped'], '  - words: %s' % j['head_words']]
     out += ['', '## Witnesses', '', '| name | role | signature | date |', '| --- | --- | --- | --- |']
     out += ['| | %s | | |' % role for role in WITNESS_ROLES]
@@ -350,7 +369,12 @@ def scope_text(s):
     else:
         what = 'the ceremony %s, its records from %s to %s' % (s['ceremony'], s['first'], s['last'])
     if left:
-        what += ' (%d earlier records of other ceremonies are left out)' % left
+        parts = []
+        for j in s['journals']:
+            for name, count, first, last in j.get('left_out_ceremonies', []):
+                parts.append('%s: %d of %s, %s to %s' % (j['host'], count, name or 'records before any preflight',
+                                                       first, last))
+        what += ' (%d earlier records of other ceremonies are left out: %s)' % (left, '; '.join(parts))
     return what
 
 

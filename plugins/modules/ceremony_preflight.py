@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - The first task of every ceremony playbook, on every host. It checks the inputs only, and reports every problem at
     once, each naming the variable to change; it needs nothing beyond Python, touches no HSM and reaches no tenant.
-  - "Checks: required variables set and not empty (O(required), O(secrets_given)); the card list against the quorum
+  - "Checks: required variables set and not empty (O(required), O(given)); the card list against the quorum
     K/N (all N cards, each with a path of its own; the ACL cards K or more different numbers from 1 to N); the form of
     the values typed from out of band (O(root_hash) and O(kek_spki_sha256) are SHA-256 values, O(tenant_id) a GUID);
     the key size against what the target takes (O(key_target))."
@@ -44,15 +44,16 @@ options:
     type: path
   required:
     description:
-      - Variables that must be set and not empty, as a mapping of the name to show to the value (leave secrets out:
-        give them in O(secrets_given)). An undefined variable is given as V(null), for example
-        C("{{ byok_root_hash | default(none) }}").
+      - Variables that must be set and not empty, as a mapping of the name to show to the value. Only for values that
+        are no secret and hold none (they are recorded in the journal); for anything else use O(given). An undefined
+        variable is given as V(null), for example C("{{ byok_root_hash | default(none) }}").
     type: dict
     default: {}
-  secrets_given:
+  given:
     description:
-      - Secret variables that must be set, as a mapping of the name to show to whether it is set and not empty (a
-        boolean). Their values never reach the module.
+      - Variables that must be set and not empty, as a mapping of the name to show to whether it is (a boolean). Their
+        values never reach the module, so this is the one for secrets and for anything that holds one (a card list
+        with PINs, a list of TPDs with their passwords).
     type: dict
     default: {}
   quorum:
@@ -113,8 +114,9 @@ EXAMPLES = r'''
     required:
       byok_transfer_dir: "{{ byok_transfer_dir | default(none) }}"
       byok_tenant_url: "{{ byok_tenant_url | default(none) }}"
-    secrets_given:
+    given:
       byok_tenant_admin_password: "{{ byok_tenant_admin_password | default('') | length > 0 }}"
+      byok_admin_cards: "{{ byok_admin_cards | default([]) | length > 0 }}"
     quorum: 2/3
     card_paths: "{{ byok_admin_cards | default([]) | map(attribute='path', default='') | list }}"
     acl_cards: "{{ byok_acl_cards | default([]) }}"
@@ -173,7 +175,7 @@ def main():
         'activate': {'type': 'bool', 'default': False},
         'journal': {'type': 'path'},
         'required': {'type': 'dict', 'default': {}},
-        'secrets_given': {'type': 'dict', 'default': {}},
+        'given': {'type': 'dict', 'default': {}},
         'quorum': {'type': 'str'},
         'card_paths': {'type': 'list', 'elements': 'raw', 'default': []},
         'acl_cards': {'type': 'list', 'elements': 'raw', 'default': []},

@@ -202,6 +202,9 @@ def test_byok_over_internet(tmp_path):
         assert offline['spki_sha256'] in transcript and '| kek_package_verify | failed | KEK package check "root" failed' in transcript
         for secret in pins + [password]:
             assert secret not in transcript
+            # nor in any journal: the preflight records which variables are set, never a value that holds a secret
+            for path in (journal, tmp_path / 'online' / 'journal.jsonl'):
+                assert secret not in path.read_text()
         witness_sheet(tmp_path, transcript, offline, info)
     finally:
         server.stop()
@@ -355,3 +358,28 @@ def test_byok_azure_key_vault(tmp_path):
             assert secret not in transcript
     finally:
         server.stop()
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize('playbook,missing', [
+    ('byok_over_internet.yml', 'byok_admin_cards, byok_root_hash, byok_tenant_admin_password, byok_tenant_admin_user, '
+                               'byok_tenant_ca_path, byok_tenant_url, byok_transfer_dir'),
+    ('migrate_adrms_hsm.yml', 'byok_admin_cards, byok_adrms_key_ident, byok_root_hash, byok_tenant_admin_password, '
+                              'byok_tenant_admin_user, byok_tenant_ca_path, byok_tenant_url, byok_tpds, byok_transfer_dir'),
+    ('byok_azure_key_vault.yml', 'byok_admin_cards, byok_transfer_dir, byok_vault_secret or byok_vault_access_token, '
+                                 'byok_vault_url'),
+    ('byok_fleet.yml', 'byok_admin_cards, byok_tenant (one of byok_tenants), byok_tenants, byok_transfer_dir'),
+])
+def test_every_ceremony_playbook_checks_its_inputs_first(tmp_path, playbook, missing):
+    """Nothing given: the first play stops every host, naming every variable, before any role runs."""
+    inventory = two_hosts(tmp_path)
+    extra = tmp_path / 'vars.json'
+    extra.write_text(json.dumps({'online_workstation_work_dir': str(tmp_path / 'online')}))
+    code, out = play(tmp_path, playbook, str(inventory), str(extra))
+    flat = ' '.join(out.split())
+    assert code == 2, flat[-3000:]
+    # the offline host names the card list too; each host names what it needs
+    assert 'not set: %s' % missing in flat, flat[-3000:]
+    assert 'TASK [keyceremony.byok.online_workstation' not in out and 'TASK [keyceremony.byok.offline_workstation' not in out
+    assert recap(out, 'online-ws')['failed'] == 1 and recap(out, 'offline-ws')['failed'] == 1
+    assert not os.path.exists(str(tmp_path / 'online')) and not os.path.exists(str(tmp_path / 'offline'))

@@ -18,7 +18,7 @@ from ansible_collections.keyceremony.byok.tests.unit.helpers import run_module
 NAMES = {'card_paths': 'byok_admin_cards', 'acl_cards': 'byok_acl_cards', 'root_hash': 'byok_root_hash',
          'tenant_id': 'offline_workstation_tenant_id', 'key_size': 'offline_workstation_key_size'}
 GOOD = {'ceremony': 'byok_over_internet', 'required': {'byok_transfer_dir': '/media/transfer'},
-        'secrets_given': {'byok_tenant_admin_password': True}, 'quorum': '2/3',
+        'given': {'byok_tenant_admin_password': True}, 'quorum': '2/3',
         'card_paths': ['/cards/1', '/cards/2', '/cards/3'], 'acl_cards': [2, 3],
         'root_hash': '97221E73 a655b2b5 9b4cbc30 b5187001 f21990ec 5e5e3178 a20c2cfa 6eb1a7c7',
         'tenant_id': '44f40634-b7cc-418a-83fe-2f0cc9b0207e', 'key_size': 2048, 'key_target': 'rms',
@@ -55,7 +55,7 @@ def test_check_mode_records_nothing(tmp_path):
 @pytest.mark.bad_input
 @pytest.mark.parametrize('change,said', [
     ({'required': {'byok_transfer_dir': None, 'byok_tenant_url': '  '}}, 'not set: byok_tenant_url, byok_transfer_dir'),
-    ({'secrets_given': {'byok_tenant_admin_password': False}}, 'not set: byok_tenant_admin_password'),
+    ({'given': {'byok_tenant_admin_password': False}}, 'not set: byok_tenant_admin_password'),
     ({'card_paths': ['/cards/1']}, 'byok_admin_cards must list all 3 cards of the quorum 2/3, and lists 1'),
     ({'card_paths': ['/cards/1', '', '/cards/3']}, 'byok_admin_cards: card 2 has no path'),
     ({'card_paths': ['/cards/1', '/cards/1', '/cards/3']}, 'byok_admin_cards names /cards/1 more than once'),

@@ -106,8 +106,9 @@ def test_the_migration_sheet_leaves_the_earlier_ceremony_out_and_marks_a_mismatc
     migration(offline, online, active=KEY_ELSE)
     run, md, html = _sheet(tmp_path, 'migration.md', offline, online)
     assert run['ceremony'] == 'migrate_adrms_hsm' and run['mismatches'] == 2
-    assert KEY_BYOK not in md and TENANT not in md and 'byok_over_internet' not in md
-    assert '(10 earlier records of other ceremonies are left out)' in md, md[:600]
+    body = md[md.index('## Fingerprints'):]
+    assert KEY_BYOK not in md and TENANT not in md and 'byok_over_internet' not in body
+    assert '(10 earlier records of other ceremonies are left out: offline-ws: 6 of byok_over_internet, ' in md, md[:600]
     assert re.search(r'\| Tenant key fingerprint \(SPKI SHA-256\) \| `%s` \| .* \| \*\*MISMATCH\*\* \|' % grouped(KEY_ADRMS), md)
     assert '<span class="mismatch">MISMATCH</span>' in html
     # the AD RMS licensor key is the key migrated: its value is shown once, the second row refers to it
@@ -129,7 +130,25 @@ def test_a_ceremony_run_again_after_its_end_is_a_new_sheet_and_a_sheet_is_never_
     byok_ceremony(offline, online)
     byok_ceremony(offline, online)  # the same playbook months later: the possession proof ended the first
     run, md, html = _sheet(tmp_path, 'again.md', offline, online)
-    assert '(10 earlier records of other ceremonies are left out)' in md
+    assert '(10 earlier records of other ceremonies are left out: ' in md
     (tmp_path / 'transfer' / 'signed.md').write_text('signed')
     run, md, html = _sheet(tmp_path, 'again.md', offline, online)
     assert run['kept'] and not run['changed']
+
+
+def test_a_hostile_record_brings_no_markup_and_a_planted_preflight_shows(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    # whoever can run a module on the workstation: a record whose text would be a link, an image, HTML, a cell break
+    offline.append('hsm_key', 'failed', {'ident': 'x'},
+                   error='![seen](https://evil.example/p.png) <img src=x onerror=alert(1)> | cell [link](https://x)')
+    # and a preflight of a made-up ceremony, then the real one again: the real ceremony's earlier records leave the
+    # sheet, but the sheet says which ceremony took them, and when
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'nothing-to-see'}, result={})
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'}, result={})
+    run, md, html = _sheet(tmp_path, 'hostile.md', offline, online)
+    assert '<img' not in html and '&lt;img src=x onerror=alert(1)&gt;' in html
+    assert '\\<img src=x' in md and '\\[link\\](https://x)' in md and '<img' not in md.replace('\\<img', '')
+    assert '| cell' not in md and '/ cell' in md
+    assert 'offline-ws: 7 of byok_over_internet' in md and 'offline-ws: 1 of nothing-to-see' in md
