@@ -139,16 +139,16 @@ def test_a_ceremony_run_again_after_its_end_is_a_new_sheet_and_a_sheet_is_never_
 def test_a_hostile_record_brings_no_markup_and_a_planted_preflight_shows(tmp_path):
     offline, online = _journals(tmp_path)
     byok_ceremony(offline, online)
-    # whoever can run a module on the workstation: a record whose text would be a link, an image, HTML, a cell break
-    offline.append('hsm_key', 'failed', {'ident': 'x'},
-                   error='![seen](https://evil.example/p.png) <img src=x onerror=alert(1)> | cell [link](https://x)')
     # and a preflight of a made-up ceremony, then the real one again: the real ceremony's earlier records leave the
     # sheet, but the sheet says which ceremony took them, and when
     for journal in (offline, online):
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'nothing-to-see'}, result={})
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'}, result={})
+    # then whoever can run a module on the workstation: a record whose text would be a link, an image, HTML, a cell break
+    offline.append('hsm_key', 'failed', {'ident': 'x'},
+                   error='![seen](https://evil.example/p.png) <img src=x onerror=alert(1)> | cell [link](https://x)')
     run, md, html = _sheet(tmp_path, 'hostile.md', offline, online)
     assert '<img' not in html and '&lt;img src=x onerror=alert(1)&gt;' in html
     assert '\\<img src=x' in md and '\\[link\\](https://x)' in md and '<img' not in md.replace('\\<img', '')
     assert '| cell' not in md and '/ cell' in md
-    assert 'offline-ws: 7 of byok_over_internet' in md and 'offline-ws: 1 of nothing-to-see' in md
+    assert 'offline-ws: 6 of byok_over_internet' in md and 'offline-ws: 1 of nothing-to-see' in md
