@@ -96,8 +96,8 @@ def form_problems(root_hash=None, kek_spki_sha256=None, tenant_id=None, names=No
         except ByokError as e:
             problems.append(str(e))
     if not _empty(tenant_id) and not GUID.match(str(tenant_id).strip()):
-        problems.append('%s %r is not a tenant ID (a GUID, 8-4-4-4-12 hex digits)' % (names.get('tenant_id', 'tenant_id'),
-                                                                                   tenant_id))
+        problems.append('%s %r is not a tenant ID (a GUID, 8-4-4-4-12 hex digits)'
+                        % (names.get('tenant_id', 'tenant_id'), tenant_id))
     return problems
 
 

@@ -204,6 +204,7 @@ def values(journals):
         entries = [s for s in seen if s[5] == kind]
         if not entries:
             continue
+
         def at(s, kind=kind):
             # where a value was asked for or found: a host, a step, a field (and, for MANY, the value itself)
             return s[1:5] + ((s[6],) if kind in MANY else ())
@@ -314,8 +315,8 @@ def markdown(s):
                'written there.' % (_md(', '.join(hosts)), _md(scope_text(s))))
     out += ['', '| journal | records on this sheet | records in the journal | hash chain |', '| --- | --- | --- | --- |']
     for j in s['journals']:
-        out.append('| %s %s | %d | %d | %s |' % (_md(j['host']), _code(j['path']), len(j['records']), j['total'],
-                                                  'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])))
+        chain = 'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])
+        out.append('| %s %s | %d | %d | %s |' % (_md(j['host']), _code(j['path']), len(j['records']), j['total'], chain))
     out += ['', '## Fingerprints, hashes and identifiers: read aloud and compare', '',
             'Each value once, in groups of 8 hex digits, with every place it was asked for or found.']
     for part in s['sections']:
@@ -324,8 +325,8 @@ def markdown(s):
         out += ['', '| what | value | where | compared |', '| --- | --- | --- | --- |']
         for v in part['values']:
             shown = 'the same as the %s above' % v['same_as'] if v['same_as'] else _code(v['grouped'])
-            out.append('| %s | %s | %s | **%s** |' % (v['label'], shown, '<br>'.join(_md(p) for p in v['places']),
-                                                     v['status']))
+            places = '<br>'.join(_md(p) for p in v['places'])
+            out.append('| %s | %s | %s | **%s** |' % (v['label'], shown, places, v['status']))
         if part['corrected']:
             out += ['', CORRECTED, '']
             for c in part['corrected']:
@@ -337,8 +338,8 @@ def markdown(s):
         text = step_text(r, '`%s`')
         if r.get('repaired'):
             text[0] = '**%s**' % text[0]
-        out.append('| %d | %s | %s | %s | %s | %s | %s |' % (i, _md(r['time']), _md(host), _md(r.get('user')),
-                                                            _md(r.get('module')), _md(r.get('outcome')), _md('; '.join(text))))
+        cells = (r['time'], host, r.get('user'), r.get('module'), r.get('outcome'), '; '.join(text))
+        out.append('| %d | %s |' % (i, ' | '.join(_md(c) for c in cells)))
     out += ['', '## Journal heads: read aloud, then sign', '',
             'Each journal\'s chain ends in the hash below. The chain alone detects damage and edits by anyone who cannot '
             'rewrite a whole journal; with this page signed, a journal rewritten later no longer leads to the head '
@@ -372,8 +373,8 @@ def scope_text(s):
         parts = []
         for j in s['journals']:
             for name, count, first, last in j.get('left_out_ceremonies', []):
-                parts.append('%s: %d of %s, %s to %s' % (j['host'], count, name or 'records before any preflight',
-                                                       first, last))
+                parts.append('%s: %d of %s, %s to %s'
+                             % (j['host'], count, name or 'records before any preflight', first, last))
         what += ' (%d earlier records of other ceremonies are left out: %s)' % (left, '; '.join(parts))
     return what
 

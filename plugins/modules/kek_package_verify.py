@@ -24,8 +24,8 @@ description:
   - The KEK is trusted only if its attestation, signed under the root, covers exactly this KEK and says it was
     generated in the HSM and can never leave it, and if the security-world package names the same cloud world.
   - Reads the two files only; never changes anything. Runs on the offline workstation without any HSM.
-  - With O(journal), every verification is recorded in the ceremony journal: a failure with its reason, a success
-    (outcome C(verified)) with the KEK id, its fingerprint and the root hash found, next to the pinned one asked.
+  - With O(journal), every verification is recorded in the ceremony journal. A failure is recorded with its reason, a
+    success (outcome C(verified)) with the KEK id, its fingerprint and the root hash found, next to the pinned one asked.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

@@ -17,8 +17,8 @@ description:
     the signature here, against the public key whose fingerprint the key list shows; with O(expect_spki_sha256) it
     also checks that the active key is the one the offline side generated.
   - With O(journal) and either check asked for, a success is recorded too (outcome C(verified), with the possession
-    proof: the active key's identifier and fingerprint and the signature's algorithm), for the witnesses' sheet; a
-    plain listing records nothing.
+    proof, that is the active key's identifier and fingerprint and the signature's algorithm), for the witnesses'
+    sheet. A plain listing records nothing.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:

@@ -34,13 +34,13 @@ def byok_ceremony(offline, online):
                        result={'ceremony': 'byok_over_internet', 'activate': False})
     offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
     offline.append('kek_package_verify', 'verified', {'root_hash': grouped(ROOT).upper()}, result={'root_hash': ROOT})
-    offline.append('transfer_package', 'changed', {'tenant_id': TYPO}, result={'tenant_id': TYPO, 'sha256': '55' * 32,
-                                                                             'spki_sha256': KEY_BYOK})
+    offline.append('transfer_package', 'changed', {'tenant_id': TYPO},
+                   result={'tenant_id': TYPO, 'sha256': '55' * 32, 'spki_sha256': KEY_BYOK})
     for journal in (offline, online):
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': True},
                        result={'ceremony': 'byok_over_internet', 'activate': True})
-    offline.append('transfer_package', 'changed', {'tenant_id': TENANT}, result={'tenant_id': TENANT, 'sha256': PACKAGE,
-                                                                               'spki_sha256': KEY_BYOK})
+    offline.append('transfer_package', 'changed', {'tenant_id': TENANT},
+                   result={'tenant_id': TENANT, 'sha256': PACKAGE, 'spki_sha256': KEY_BYOK})
     online.append('tenant_key', 'changed', {'spki_sha256': KEY_BYOK, 'key_file_sha256': PACKAGE},
                   result={'spki_sha256': KEY_BYOK})
     online.append('tenant_key_info', 'verified', {'expect_spki_sha256': KEY_BYOK},
