@@ -199,6 +199,12 @@ def values(journals):
                         seen.append((r['time'], j['host'], r.get('module'), where, key, kind, normalize(value),
                                      r.get('outcome')))
     seen.sort(key=lambda s: s[0])
+    # what each step was last asked, per host: an input given earlier and given otherwise (or not at all) since is
+    # no longer current
+    latest_asked = {}
+    for j in journals:
+        for r in sorted(j['records'], key=lambda r: r['time']):
+            latest_asked[(j['host'], r.get('module'))] = dict((k, normalize(v)) for k, v in flatten(r.get('asked')))
     rows, corrected = [], []
     for kind, label in KINDS:
         entries = [s for s in seen if s[5] == kind]
@@ -211,19 +217,28 @@ def values(journals):
         last_at = {}
         for s in entries:
             last_at[at(s)] = s[6]  # the value each place holds now
+
+        def holds(s, kind=kind, last_at=last_at):
+            if kind in MANY:
+                return True
+            if s[3] == 'asked':
+                return latest_asked.get((s[1], s[2]), {}).get(s[4]) == s[6]
+            return last_at[at(s)] == s[6]
         now = []
         for s in entries:
-            if last_at[at(s)] == s[6]:
+            if holds(s):
                 if s[6] not in now:
                     now.append(s[6])
             elif not any(c['value'] == s[6] and c['kind'] == kind for c in corrected):
+                how = 'made again'
+                if s[3] == 'asked':
+                    how = 'input corrected' if s[4] in latest_asked.get((s[1], s[2]), {}) else 'input given no more'
                 corrected.append({'kind': kind, 'label': label, 'value': s[6], 'grouped': grouped(s[6]),
-                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0],
-                                  'how': 'input corrected' if s[3] == 'asked' else 'made again'})
+                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0], 'how': how})
         for value in now:
             places = []
             for s in entries:
-                if s[6] == value and last_at[at(s)] == value:
+                if s[6] == value and holds(s):
                     place = '%s: %s %s%s' % (s[1], s[2], 'asked ' if s[3] == 'asked' else '', s[4])
                     if place not in places:
                         places.append(place)

@@ -127,6 +127,13 @@ def test_byok_over_internet(tmp_path):
         assert open(str(journal)).read().startswith(before) and len(after) == before.count('\n') + 1
         assert (after[-1]['module'], after[-1]['outcome']) == ('ceremony_preflight', 'failed')
 
+        # a typo in the tenant ID given by hand: the offline side refuses it before the HSM is touched, naming both
+        typo = info['tenant_id'][:-1] + ('0' if info['tenant_id'][-1] != '0' else '1')
+        with_vars(offline_workstation_tenant_id=typo)
+        code, out = play(tmp_path, 'byok_over_internet.yml', str(inventory), str(extra))
+        assert code == 2 and ('offline_workstation_tenant_id is %s, but the online workstation read %s'
+                              % (typo, info['tenant_id'])) in ' '.join(out.split()), out[-3000:]
+
         # fixed: it completes, without a new world or key, and stops before the upload as a successful end: the package
         # is ready, a transcript is rendered, and the summary says how to go on
         with_vars()
@@ -223,6 +230,9 @@ def witness_sheet(tmp_path, transcript, offline, info):
         row = [line for line in values.splitlines() if grouped(value) in line][0]
         assert row.endswith('| **match** |'), row
     assert '| Tenant ID | `%s` |' % info['tenant_id'] in values
+    # the typo shows as an input given no more, not as a current value
+    typo = info['tenant_id'][:-1] + ('0' if info['tenant_id'][-1] != '0' else '1')
+    assert 'Tenant ID, input given no more: `%s` at offline-ws ceremony_preflight tenant_id' % typo in values
     assert 'MISMATCH' not in transcript
     for step in ('| ceremony_preflight | verified |', '| kek_package_verify | verified | kek_kid: ',
                  '| tenant_key_info | verified | possession.algorithm: PS256; possession.key_identifier: '):

@@ -152,3 +152,16 @@ def test_a_hostile_record_brings_no_markup_and_a_planted_preflight_shows(tmp_pat
     assert '\\<img src=x' in md and '\\[link\\](https://x)' in md and '<img' not in md.replace('\\<img', '')
     assert '| cell' not in md and '/ cell' in md
     assert 'offline-ws: 6 of byok_over_internet' in md and 'offline-ws: 1 of nothing-to-see' in md
+
+
+def test_an_input_given_no_more_is_no_current_value(tmp_path):
+    offline, online = _journals(tmp_path)
+    # a run with a mistyped tenant ID given by hand, refused; the next run leaves it unset and uses the media's
+    offline.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'tenant_id': TYPO},
+                   result={'ceremony': 'byok_over_internet'})
+    offline.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'},
+                   result={'ceremony': 'byok_over_internet'})
+    offline.append('transfer_package', 'changed', {'tenant_id': TENANT}, result={'tenant_id': TENANT})
+    run, md, html = _sheet(tmp_path, 'unset.md', offline, online)
+    assert run['mismatches'] == 0 and '| Tenant ID | `%s` |' % TENANT in md
+    assert 'Tenant ID, input given no more: `%s` at offline-ws ceremony_preflight tenant_id' % TYPO in md
