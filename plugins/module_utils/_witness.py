@@ -39,6 +39,9 @@ KINDS = (
     ('vault_key', 'Key Vault key identifier'),
     ('slc', 'AD RMS server licensor key fingerprint (SPKI SHA-256)'),
     ('tpd', 'Trusted publishing domain'),
+    ('archived_key', 'Key of an archived TPD (SPKI SHA-256)'),
+    ('archived_key_id', 'Key identifier of an archived TPD at the tenant'),
+    ('archived_slc', 'Server licensor key of an archived TPD (SPKI SHA-256)'),
     ('package', 'Transfer package SHA-256'),
     ('tenant', 'Tenant ID'),
     ('world', 'Security world ID'),
@@ -47,8 +50,9 @@ KINDS = (
     ('world_package', 'Security world package SHA-256 (toolset)'),
 )
 LABELS = dict(KINDS)
-# kinds a ceremony has several of (every TPD of a migration): each value stands on its own, none replaces another
-MANY = ('tpd',)
+# kinds a ceremony has several of (every TPD of a migration, the keys of the archived ones): each value stands on its
+# own, none replaces another
+MANY = ('tpd', 'archived_key', 'archived_key_id', 'archived_slc')
 SKIPPED = ('required', 'given', 'variable_names', 'challenge')
 HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
 
@@ -122,9 +126,13 @@ def is_preflight(r):
 
 
 def is_end(r):
-    """A verified possession proof: the tenant holds the key, the ceremony is over."""
-    return r.get('module') == 'tenant_key_info' and r.get('outcome') == 'verified' \
-        and bool(((r.get('result') or {}).get('possession') or {}).get('verified'))
+    """A verified possession proof of the key the ceremony expected (the one it made active): the ceremony is over. A
+    proof without an expected key (the tenant's old key, before an activation) ends nothing."""
+    if r.get('module') != 'tenant_key_info' or r.get('outcome') != 'verified':
+        return False
+    possession = (r.get('result') or {}).get('possession') or {}
+    expected = normalize((r.get('asked') or {}).get('expect_spki_sha256') or '')
+    return bool(possession.get('verified')) and bool(expected) and normalize(possession.get('spki_sha256') or '') == expected
 
 
 def split_ceremonies(records, ends=()):
@@ -163,95 +171,130 @@ def ceremony_name(records):
     return None
 
 
-def scope(journals, everything=False):
-    """Each journal cut to the ceremony at hand (the last one of the journal whose ceremony is the latest run's), or
-    to every ceremony with ``everything``. Returns (journals with 'records' and 'left_out', ceremony name)."""
-    latest, name, ends = None, None, []
+def scope(journals, everything=False, ceremony=None):
+    """Each journal cut to the ceremony at hand, or every record with ``everything``. ``ceremony``: the name the
+    playbook gives (else the latest preflight's, in any journal). In each journal the ceremony at hand starts at the
+    last part of that name (see split_ceremonies) and runs to the journal's end: a preflight of another name inside it
+    cuts nothing, it is named (``foreign``). A journal with no part of that name keeps nothing, and says so. Returns
+    (journals with 'records', 'left_out', 'total', 'left_out_ceremonies', 'foreign', 'absent'; the ceremony's name)."""
+    ends = []
+    latest, name = None, ceremony
     for j in journals:
         for r in j['records']:
             if is_preflight(r) and (latest is None or r['time'] > latest):
-                latest, name = r['time'], (r.get('asked') or {}).get('ceremony') or None
+                latest = r['time']
+                if ceremony is None:
+                    name = (r.get('asked') or {}).get('ceremony') or None
             if is_end(r):
                 ends.append(r['time'])
     out = []
     for j in journals:
         records = j['records']
-        kept = records
+        kept, absent = records, False
         if not everything:
             parts = split_ceremonies(records, ends)
-            kept = parts[-1] if parts else []
-            if name is not None and parts and ceremony_name(kept) not in (name, None):
-                kept = []  # this host took no part in the ceremony at hand
+            named = [i for i, part in enumerate(parts) if ceremony_name(part) == name]
+            if name is None or not any(ceremony_name(part) for part in parts):
+                kept = records  # no preflight was ever recorded here (a journal begun in this ceremony's first run)
+            elif named:
+                # back to the first part of this ceremony with no end since: a preflight of another name planted
+                # between two of its runs cuts nothing off (it is named below)
+                last = parts[named[-1]][0]['time']
+                first = min(i for i in named if not any(parts[i][0]['time'] < t < last for t in ends))
+                kept = [r for part in parts[first:] for r in part]
+            else:
+                kept, absent = [], True  # this host took no part in the ceremony at hand
+        foreign = sorted(set((r.get('asked') or {}).get('ceremony') or '' for r in kept if is_preflight(r)) - {name})
         left = [r for r in records if r not in kept]
-        out.append(dict(j, records=kept, left_out=len(left), total=len(records), left_out_ceremonies=ceremonies_in(left)))
+        out.append(dict(j, records=kept, left_out=len(left), total=len(records), left_out_ceremonies=ceremonies_in(left),
+                        foreign=foreign if not everything else [], absent=absent))
     return out, name
 
 
-def values(journals):
-    """Each value once: [{kind, label, value, grouped, places, status}] and the corrected ones."""
-    seen = []  # (time, host, module, where, key, kind, value, outcome)
+SUCCESS = ('changed', 'verified')
+# what a successful step found or made is a fact: a later run never replaces it (two facts that differ are a MISMATCH)
+FACTS = ('root', 'kek', 'kek_kid', 'key', 'key_id', 'slc', 'world')
+TPD_MODULES = ('tpd_export', 'tpd_import')
+
+
+def _entries(journals):
+    """Every value the records name: dicts of time, host, module, where (asked, result), key, kind, value, outcome and
+    place (host, module, where, key; and the TPD for the TPD modules, which run once for each)."""
+    out = []
     for j in journals:
         for r in j['records']:
-            for where in ('asked', 'result'):
-                for key, value in flatten(r.get(where)):
-                    kind = kind_of(r.get('module'), key)
-                    if kind:
-                        seen.append((r['time'], j['host'], r.get('module'), where, key, kind, normalize(value),
-                                     r.get('outcome')))
-    seen.sort(key=lambda s: s[0])
-    # what each step was last asked, per host: an input given earlier and given otherwise (or not at all) since is
-    # no longer current
-    latest_asked = {}
-    for j in journals:
-        for r in sorted(j['records'], key=lambda r: r['time']):
-            latest_asked[(j['host'], r.get('module'))] = dict((k, normalize(v)) for k, v in flatten(r.get('asked')))
+            module, asked, result = r.get('module'), r.get('asked') or {}, r.get('result') or {}
+            tpd = (result.get('tpd_id') or asked.get('tpd_id') or asked.get('tpd_file')) if module in TPD_MODULES else None
+            archived = module == 'tpd_import' and asked.get('active') is False
+            for where, data in (('asked', asked), ('result', result)):
+                for key, value in flatten(data):
+                    kind = kind_of(module, key)
+                    if kind is None:
+                        continue
+                    if archived and kind in ('key', 'key_id', 'slc'):
+                        kind = 'archived_' + kind  # an older TPD's own key: no value of the ceremony's key
+                    out.append({'time': r['time'], 'host': j['host'], 'module': module, 'where': where, 'key': key,
+                                'kind': kind, 'value': normalize(value), 'outcome': r.get('outcome'),
+                                'place': (j['host'], module, where, key, tpd), 'asked': asked, 'tpd': tpd})
+    out.sort(key=lambda e: e['time'])
+    return out
+
+
+def _replaced_by(e, later):
+    """The later successful record's value that replaces ``e`` at its place, '' when that record no longer gives the
+    input (a preflight, which is given every input every run), or None when nothing replaces it."""
+    if e['kind'] in MANY or (e['outcome'] in SUCCESS and e['kind'] in FACTS):
+        return None
+    for f in later:
+        if f['outcome'] not in SUCCESS or f['time'] <= e['time']:
+            continue
+        if f['place'] == e['place'] and f['value'] != e['value']:
+            return f['value']
+    if e['where'] == 'asked' and e['module'] == 'ceremony_preflight':
+        for f in later:  # a later successful preflight of the same host that left the input out
+            if f['module'] == 'ceremony_preflight' and f['host'] == e['host'] and f['outcome'] in SUCCESS \
+                    and f['time'] > e['time'] and e['key'] not in f['asked']:
+                return ''
+    return None
+
+
+def values(journals):
+    """Each value once: [{kind, label, value, grouped, places, status}], and the values replaced since."""
+    entries = _entries(journals)
+    preflights = [{'module': 'ceremony_preflight', 'host': j['host'], 'outcome': r.get('outcome'), 'time': r['time'],
+                   'asked': dict(flatten(r.get('asked'))), 'place': None, 'value': None}
+                  for j in journals for r in j['records'] if r.get('module') == 'ceremony_preflight']
     rows, corrected = [], []
     for kind, label in KINDS:
-        entries = [s for s in seen if s[5] == kind]
-        if not entries:
+        mine = [e for e in entries if e['kind'] == kind]
+        if not mine:
             continue
-
-        def at(s, kind=kind):
-            # where a value was asked for or found: a host, a step, a field (and, for MANY, the value itself)
-            return s[1:5] + ((s[6],) if kind in MANY else ())
-        last_at = {}
-        for s in entries:
-            last_at[at(s)] = s[6]  # the value each place holds now
-
-        def holds(s, kind=kind, last_at=last_at):
-            if kind in MANY:
-                return True
-            if s[3] == 'asked':
-                return latest_asked.get((s[1], s[2]), {}).get(s[4]) == s[6]
-            return last_at[at(s)] == s[6]
-        now = []
-        for s in entries:
-            if holds(s):
-                if s[6] not in now:
-                    now.append(s[6])
-            elif not any(c['value'] == s[6] and c['kind'] == kind for c in corrected):
-                how = 'made again'
-                if s[3] == 'asked':
-                    how = 'input corrected' if s[4] in latest_asked.get((s[1], s[2]), {}) else 'input given no more'
-                corrected.append({'kind': kind, 'label': label, 'value': s[6], 'grouped': grouped(s[6]),
-                                  'place': '%s %s %s' % (s[1], s[2], s[4]), 'time': s[0], 'how': how})
+        now, places = [], {}
+        for e in mine:
+            by = _replaced_by(e, mine + preflights)
+            if by is None:
+                if e['value'] not in now:
+                    now.append(e['value'])
+                place = '%s: %s %s%s' % (e['host'], e['module'], 'asked ' if e['where'] == 'asked' else '', e['key'])
+                if place not in places.setdefault(e['value'], []):
+                    places[e['value']].append(place)
+            elif not any(c['value'] == e['value'] and c['kind'] == kind for c in corrected):
+                how = 'made again' if e['where'] == 'result' else 'input corrected' if by else 'input given no more'
+                corrected.append({'kind': kind, 'label': label, 'value': e['value'], 'grouped': grouped(e['value']),
+                                  'place': '%s %s %s' % (e['host'], e['module'], e['key']), 'time': e['time'],
+                                  'how': how})
         for value in now:
-            places = []
-            for s in entries:
-                if s[6] == value and holds(s):
-                    place = '%s: %s %s%s' % (s[1], s[2], 'asked ' if s[3] == 'asked' else '', s[4])
-                    if place not in places:
-                        places.append(place)
-            status = 'MISMATCH' if len(now) > 1 and kind not in MANY else ('match' if len(places) > 1 else 'recorded once')
-            rows.append({'kind': kind, 'label': label, 'value': value, 'grouped': grouped(value), 'places': places,
-                         'status': status})
+            status = 'MISMATCH' if len(now) > 1 and kind not in MANY else (
+                'match' if len(places[value]) > 1 else 'recorded once')
+            rows.append({'kind': kind, 'label': label, 'value': value, 'grouped': grouped(value),
+                         'places': places[value], 'status': status})
     return rows, corrected
 
 
-def sheet(journals, title, everything=False):
+def sheet(journals, title, everything=False, ceremony=None):
     """Everything the sheet shows, from the journals as journal_info read them ({host, path, records, intact, problem,
     head_grouped, head_words})."""
-    scoped, name = scope(journals, everything)
+    scoped, name = scope(journals, everything, ceremony)
     steps = []
     for j in scoped:
         for r in j['records']:
@@ -272,7 +315,16 @@ def sheet(journals, title, everything=False):
             row['same_as'] = shown.get(row['value'])
             shown.setdefault(row['value'], row['label'])
     times = [r['time'] for r in steps]
-    return {'title': title, 'ceremony': name, 'everything': everything, 'journals': scoped, 'steps': steps,
+    warnings = []
+    for j in scoped:
+        if j['foreign']:
+            warnings.append('The journal of %s holds a preflight record of another ceremony (%s) inside this one. Its '
+                            'records are kept on this sheet; find out who ran it before signing.'
+                            % (j['host'], ', '.join(j['foreign'])))
+        if j['absent']:
+            warnings.append('The journal of %s has no record of the ceremony %s: none of its %d records is on this sheet.'
+                            % (j['host'], name, j['total']))
+    return {'title': title, 'warnings': warnings, 'ceremony': name, 'everything': everything, 'journals': scoped, 'steps': steps,
             'sections': parts, 'first': min(times) if times else None, 'last': max(times) if times else None,
             'mismatches': len([r for part in parts for r in part['values'] if r['status'] == 'MISMATCH'])}
 
@@ -307,17 +359,27 @@ def step_text(r, code='%s'):
     return parts
 
 
+# characters that would end a line or a table row, or reorder what is shown (bidirectional controls)
+_HIDDEN = re.compile('[\x00-\x1f\x7f\u0085\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
+
+
+def _visible(text):
+    """Every control, line-breaking and bidirectional character shown as \\uXXXX: a value reads as it is."""
+    return _HIDDEN.sub(lambda m: '\\u%04x' % ord(m.group(0)), str(text))
+
+
 def _md(text):
-    """Text from a journal in a Markdown table: no cell break, no link, image or HTML a hostile record could bring."""
-    text = str(text).replace('\\', '\\\\').replace('|', '/').replace('\n', ' ').replace('\r', ' ')
-    for c in '<>[]':
+    """Text from a journal in Markdown (a table cell, a heading, a line): no cell or line break, no link, image,
+    emphasis or HTML that a hostile record could bring, and no character that hides or reorders text."""
+    text = _visible(str(text).replace('\\', '\\\\')).replace('|', '/')
+    for c in '<>[]&*~`':
         text = text.replace(c, '\\' + c)
     return text
 
 
 def _code(text):
     """A value as Markdown code: a backquote in it would end the code span."""
-    return '`%s`' % str(text).replace('`', "'").replace('|', '/').replace('\n', ' ')
+    return '`%s`' % _visible(text).replace('`', "'").replace('|', '/')
 
 
 def markdown(s):
@@ -328,6 +390,8 @@ def markdown(s):
             hosts.append(j['host'])
     out.append('From the journals of %s: %s. Every step below is a record of a hash-chained journal; no secret is ever '
                'written there.' % (_md(', '.join(hosts)), _md(scope_text(s))))
+    for warning in s['warnings']:
+        out += ['', '**WARNING: %s**' % _md(warning)]
     out += ['', '| journal | records on this sheet | records in the journal | hash chain |', '| --- | --- | --- | --- |']
     for j in s['journals']:
         chain = 'intact' if j['intact'] else 'BROKEN: ' + _md(j['problem'])
@@ -336,7 +400,7 @@ def markdown(s):
             'Each value once, in groups of 8 hex digits, with every place it was asked for or found.']
     for part in s['sections']:
         if len(s['sections']) > 1:
-            out += ['', '### %s' % section_title(part)]
+            out += ['', '### %s' % _md(section_title(part))]
         out += ['', '| what | value | where | compared |', '| --- | --- | --- | --- |']
         for v in part['values']:
             shown = 'the same as the %s above' % v['same_as'] if v['same_as'] else _code(v['grouped'])
@@ -345,7 +409,8 @@ def markdown(s):
         if part['corrected']:
             out += ['', CORRECTED, '']
             for c in part['corrected']:
-                out.append('- %s, %s: %s at %s (%s)' % (c['label'], c['how'], _code(c['grouped']), _md(c['place']), c['time']))
+                out.append('- %s, %s: %s at %s (%s)' % (c['label'], c['how'], _code(c['grouped']), _md(c['place']),
+                                                        _md(c['time'])))
     out += ['', '## Steps', '', '| # | time (UTC) | host | user | step | outcome | what came out |',
             '| --- | --- | --- | --- | --- | --- | --- |']
     for i, r in enumerate(s['steps'], 1):
@@ -407,6 +472,7 @@ code, .hex { font-family: "DejaVu Sans Mono", monospace; font-size: 10pt; word-s
 .failed { color: #b00; }
 .corrected s { color: #777; }
 .head { font-size: 12pt; }
+.warning { font-weight: bold; color: #b00; }
 td.time { white-space: nowrap; }
 .sign td { height: 2.4em; }
 @media print {
@@ -422,13 +488,15 @@ td.time { white-space: nowrap; }
 
 
 def html(s):
-    e = _html_escape
+    def e(text):
+        return _html_escape(_visible(text))
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<title>%s</title>' % e('Ceremony transcript: ' + s['title']), '<style>%s</style></head><body>' % STYLE,
-           '<h1>Ceremony transcript</h1>', '<p class="title">%s</p>' % e(s['title']),
-           '<p>%s. Every step below is a record of a hash-chained journal; no secret is ever written there.</p>'
-           % e(scope_text(s)[0].upper() + scope_text(s)[1:]),
-           '<table><tr><th>journal</th><th>records on this sheet</th><th>records in the journal</th><th>hash chain</th></tr>']
+           '<h1>Ceremony transcript</h1>', '<p class="title">%s</p>' % e(s['title'])]
+    out += ['<p class="warning"><span class="mismatch">WARNING</span> %s</p>' % e(w) for w in s['warnings']]
+    out += ['<p>%s. Every step below is a record of a hash-chained journal; no secret is ever written there.</p>'
+            % e(scope_text(s)[0].upper() + scope_text(s)[1:]),
+            '<table><tr><th>journal</th><th>records on this sheet</th><th>records in the journal</th><th>hash chain</th></tr>']
     for j in s['journals']:
         out.append('<tr><td>%s <code>%s</code></td><td>%d</td><td>%d</td><td>%s</td></tr>'
                    % (e(j['host']), e(j['path']), len(j['records']), j['total'],

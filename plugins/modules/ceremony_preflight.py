@@ -40,7 +40,8 @@ options:
     default: false
   journal:
     description:
-      - The host's ceremony journal. Written only when its folder exists already, and never in check mode.
+      - The host's ceremony journal. Written only when its folder exists already and holds something (an empty world
+        folder stays empty, as a restore needs it), and never in check mode.
     type: path
   required:
     description:
@@ -163,8 +164,9 @@ class PreflightError(ByokError):
 def work(module):
     problems = check(module.params)
     if problems:
-        raise PreflightError('the inputs need a change before the ceremony can start; nothing was changed: %s. Change '
-                             'them and run again.' % '; '.join('(%d) %s' % (i, p) for i, p in enumerate(problems, 1)))
+        raise PreflightError('the inputs need a change before the ceremony can start, and nothing was changed (this '
+                             'failure alone is recorded, in the journal of a host that keeps one): %s. Change them and run '
+                             'again.' % '; '.join('(%d) %s' % (i, p) for i, p in enumerate(problems, 1)))
     return {'changed': False, 'ceremony': module.params['ceremony'], 'activate': module.params['activate'],
             'journalled': bool(module.params['journal']) and not module.check_mode}
 
@@ -186,8 +188,10 @@ def main():
         'key_target': {'type': 'str', 'choices': ['rms', 'adrms', 'keyvault']},
         'variable_names': {'type': 'dict', 'default': {}},
     }, supports_check_mode=True)
-    # "changes nothing": a journal is written only where one is kept already (the world's folder of an earlier run)
-    if module.params['journal'] and not os.path.isdir(os.path.dirname(os.path.abspath(module.params['journal']))):
+    # "changes nothing": a journal is written only where one is kept already, in a folder an earlier run filled (an
+    # empty world folder stays empty: a restore needs it so)
+    folder = os.path.dirname(os.path.abspath(module.params['journal'] or '.'))
+    if module.params['journal'] and not (os.path.isdir(folder) and os.listdir(folder)):
         module.params['journal'] = None
     run(module, work, journal_as='ceremony_preflight', journal_verified=True, journal_fields=('ceremony', 'activate'))
 

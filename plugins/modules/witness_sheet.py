@@ -19,7 +19,10 @@ description:
     hex digits, with every place it was asked for or found, and V(match), V(recorded once) or V(MISMATCH); the inputs
     a later run corrected, as corrected; every step, failed and verified ones too, with the inventory's host name;
     each journal's head hash and its PGP words, to sign."
-  - A sheet that exists is never written over (the witnesses may have signed it); move it away to write it anew.
+  - A sheet whose Markdown or HTML exists is never written over (the witnesses may have signed either); move both away
+    to write it anew. Both are created exclusively, never through a symbolic link.
+  - A preflight record of another ceremony inside this one, or a journal with no record of it, is put at the top of
+    the sheet as a warning; records are never dropped for it.
   - No secret can reach the sheet; the journals hold none.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
@@ -46,6 +49,11 @@ options:
         it, with C(.html) in place of C(.md).
     type: path
     required: true
+  ceremony:
+    description:
+      - The ceremony the sheet is for, as the playbook's preflight names it (for example C(byok_over_internet)). Without
+        it, the latest preflight record of any journal names it, which a planted record could choose.
+    type: str
   scope:
     description:
       - V(ceremony) the ceremony at hand; the first preflight record of the latest run's ceremony after another
@@ -86,7 +94,7 @@ html:
   type: str
   sample: /media/transfer/ceremony-transcript.html
 kept:
-  description: True when the sheet existed and was left as it is.
+  description: True when the sheet (its Markdown or its HTML) existed and was left as it is.
   returned: always
   type: bool
   sample: false
@@ -100,6 +108,13 @@ mismatches:
   returned: always
   type: int
   sample: 0
+warnings:
+  description: What the sheet puts at its top as a warning (a preflight of another ceremony inside this one, a journal
+    with no record of it).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 steps:
   description: How many records the sheet shows.
   returned: always
@@ -107,6 +122,7 @@ steps:
   sample: 23
 '''
 
+import errno
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
@@ -127,27 +143,26 @@ def work(module):
         j.setdefault('intact', True)
         for k in ('problem', 'head_grouped', 'head_words'):
             j.setdefault(k, None)
-    s = sheet(p['journals'], p['title'], everything=p['scope'] == 'all')
     md_path = p['dest']
+    if '..' in md_path.split(os.sep) or not os.path.isabs(md_path):
+        raise ByokError('dest %s must be an absolute path without .. in it' % md_path)
+    s = sheet(p['journals'], p['title'], everything=p['scope'] == 'all', ceremony=p['ceremony'])
     html_path = (md_path[:-3] if md_path.endswith('.md') else md_path) + '.html'
     result = {'dest': md_path, 'html': html_path, 'ceremony': s['ceremony'], 'mismatches': s['mismatches'],
-              'steps': len(s['steps']), 'kept': False, 'changed': False}
-    if os.path.lexists(md_path):
-        result['kept'] = True  # signed, perhaps: never written over; the HTML of it is left as well
+              'steps': len(s['steps']), 'kept': False, 'changed': False, 'warnings': s['warnings']}
+    if os.path.lexists(md_path) or os.path.lexists(html_path):
+        result['kept'] = True  # signed, perhaps: never written over
         return result
     result['changed'] = True
     if module.check_mode:
         return result
-    # the HTML first, the Markdown last: a sheet whose Markdown exists is whole; an HTML left without it by a run cut
-    # off in between was never handed to anyone, and is written again
-    try:
-        write_private_file(html_path, html(s))
-    except (IOError, OSError) as e:
-        raise ByokError('cannot write %s: %s' % (html_path, e.strerror))
-    try:
-        write_private_file(md_path, markdown(s), exclusive=True)
-    except (IOError, OSError) as e:
-        raise ByokError('cannot write %s: %s' % (md_path, e.strerror))
+    # the HTML first, the Markdown last, each created exclusively: a sheet that exists is never replaced
+    for path, text in ((html_path, html(s)), (md_path, markdown(s))):
+        try:
+            write_private_file(path, text, exclusive=True)
+        except (IOError, OSError) as e:
+            raise ByokError('cannot write %s: %s%s' % (path, e.strerror, '; move it (and the other half of the sheet) '
+                                                       'away to write it anew' if e.errno == errno.EEXIST else ''))
     return result
 
 
@@ -157,6 +172,7 @@ def main():
         'title': {'type': 'str', 'required': True},
         'dest': {'type': 'path', 'required': True},
         'scope': {'type': 'str', 'choices': ['ceremony', 'all'], 'default': 'ceremony'},
+        'ceremony': {'type': 'str'},
     }, supports_check_mode=True)
     run(module, work)
 

@@ -25,6 +25,12 @@ GOOD = {'ceremony': 'byok_over_internet', 'required': {'byok_transfer_dir': '/me
         'variable_names': NAMES}
 
 
+def _world(tmp_path):
+    """The world's folder as an earlier run left it (a preflight writes its journal only where something is kept)."""
+    os.mkdir(str(tmp_path / 'world'), 0o700)
+    (tmp_path / 'world' / 'world.json').write_text('{}')
+
+
 def _run(tmp_path=None, **change):
     args = dict(GOOD, **change)
     if tmp_path is not None:
@@ -37,7 +43,10 @@ def test_good_inputs_pass_and_are_recorded_where_a_journal_is_kept(tmp_path):
     assert not run.failed and run['journalled'] is False
     # the world's folder does not exist: a first run makes nothing, not even the folder
     assert not (tmp_path / 'world').exists()
+    # an empty world folder (made for a restore) stays empty
     os.mkdir(str(tmp_path / 'world'), 0o700)
+    assert _run(tmp_path)['journalled'] is False and os.listdir(str(tmp_path / 'world')) == []
+    (tmp_path / 'world' / 'world.json').write_text('{}')
     run = _run(tmp_path, activate=True)
     assert not run.failed and run['ceremony'] == 'byok_over_internet' and run['journalled'] is True
     record = json.loads((tmp_path / 'world' / 'journal.jsonl').read_text().splitlines()[-1])
@@ -46,7 +55,7 @@ def test_good_inputs_pass_and_are_recorded_where_a_journal_is_kept(tmp_path):
 
 
 def test_check_mode_records_nothing(tmp_path):
-    os.mkdir(str(tmp_path / 'world'), 0o700)
+    _world(tmp_path)
     args = dict(GOOD, journal=str(tmp_path / 'world' / 'journal.jsonl'))
     assert not run_module(ceremony_preflight, args, check_mode=True).failed
     assert not (tmp_path / 'world' / 'journal.jsonl').exists()
@@ -73,7 +82,7 @@ def test_check_mode_records_nothing(tmp_path):
     ({'key_size': 1024, 'key_target': 'keyvault'}, 'offline_workstation_key_size is 1024'),
 ])
 def test_each_mistake_names_the_variable_and_is_journalled(tmp_path, change, said):
-    os.mkdir(str(tmp_path / 'world'), 0o700)
+    _world(tmp_path)
     run = _run(tmp_path, **change)
     assert run.failed and said in run['msg'] and 'nothing was changed' in run['msg'], run['msg']
     record = json.loads((tmp_path / 'world' / 'journal.jsonl').read_text().splitlines()[-1])

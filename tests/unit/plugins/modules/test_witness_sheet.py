@@ -165,3 +165,74 @@ def test_an_input_given_no_more_is_no_current_value(tmp_path):
     run, md, html = _sheet(tmp_path, 'unset.md', offline, online)
     assert run['mismatches'] == 0 and '| Tenant ID | `%s` |' % TENANT in md
     assert 'Tenant ID, input given no more: `%s` at offline-ws ceremony_preflight tenant_id' % TYPO in md
+
+
+def test_a_later_failed_run_does_not_erase_a_mismatch(tmp_path):
+    """A key uploaded that is not the one made (a fact of a changed step) stays on the sheet, MISMATCH, whatever
+    failed run comes after it."""
+    offline, online = _journals(tmp_path)
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'}, result={})
+    offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
+    online.append('tenant_key', 'changed', {'spki_sha256': KEY_ELSE}, result={'spki_sha256': KEY_ELSE})
+    online.append('tenant_key', 'failed', {'key_file': '/nonexistent'}, error='cannot read key_file')
+    run, md, html = _sheet(tmp_path, 'erase.md', offline, online, ceremony='byok_over_internet')
+    assert run['mismatches'] == 2 and md.count('**MISMATCH**') == 2
+    assert grouped(KEY_ELSE) in md.split('## Steps')[0].split('Values replaced')[0]
+
+
+def test_a_planted_preflight_cuts_nothing_and_is_named_at_the_top(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    # someone with a shell on the online workstation, during the activation run
+    online.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet_'}, result={})
+    run, md, html = _sheet(tmp_path, 'planted.md', offline, online, ceremony='byok_over_internet')
+    assert run['ceremony'] == 'byok_over_internet' and run['warnings']
+    warning = '**WARNING: The journal of online-ws holds a preflight record of another ceremony (byok_over_internet_)'
+    assert md.index(warning) < md.index('## Fingerprints')
+    assert 'earlier records' not in md  # nothing is left out: every record of both journals is on the sheet
+    assert grouped(KEY_BYOK) in md and '<span class="mismatch">WARNING</span> The journal of online-ws' in html
+
+
+def test_a_possession_proof_of_the_old_key_ends_no_ceremony(tmp_path):
+    offline, online = _journals(tmp_path)
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_azure_key_vault'}, result={})
+    offline.append('hsm_key', 'changed', {'ident': 'contosokv'}, result={'spki_sha256': KEY_BYOK})
+    # before the activation: a proof of the tenant's old key, with no key expected
+    online.append('tenant_key_info', 'verified', {}, result={'possession': {'verified': True, 'spki_sha256': KEY_ELSE}})
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_azure_key_vault', 'activate': True}, result={})
+    run, md, html = _sheet(tmp_path, 'kv.md', offline, online, ceremony='byok_azure_key_vault')
+    assert 'earlier records' not in md and '| hsm_key | changed |' in md
+
+
+def test_the_archived_tpds_keys_are_their_own(tmp_path):
+    offline, online = _journals(tmp_path)
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'migrate_adrms_hsm'}, result={})
+    offline.append('hsm_key', 'changed', {'ident': 'adrms2019'}, result={'spki_sha256': KEY_ADRMS})
+    online.append('tpd_import', 'changed', {'tpd_file': 'tpd-2019.xml', 'active': True},
+                  result={'tpd_id': 'tpd-2019', 'slc_spki_sha256': KEY_ADRMS,
+                          'key': {'SpkiSha256': KEY_ADRMS, 'KeyIdentifier': 'k-2019'}})
+    online.append('tpd_import', 'changed', {'tpd_file': 'tpd-2016.xml', 'active': False},
+                  result={'tpd_id': 'tpd-2016', 'slc_spki_sha256': KEY_ELSE,
+                          'key': {'SpkiSha256': KEY_ELSE, 'KeyIdentifier': 'k-2016'}})
+    run, md, html = _sheet(tmp_path, 'tpds.md', offline, online, ceremony='migrate_adrms_hsm')
+    assert run['mismatches'] == 0, md
+    assert '| Key of an archived TPD (SPKI SHA-256) | `%s` |' % grouped(KEY_ELSE) in md
+    assert 'Values replaced' not in md
+
+
+def test_neither_half_of_a_sheet_is_written_over_nor_written_outside(tmp_path):
+    offline, online = _journals(tmp_path)
+    byok_ceremony(offline, online)
+    (tmp_path / 'transfer' / 'signed.html').write_text('<p>signed, printed</p>')
+    journals = [dict(run_module(journal_info, {'path': j.path}).result, host=h, path=j.path)
+                for h, j in (('offline-ws', offline), ('online-ws', online))]
+    kept = run_module(witness_sheet, {'journals': journals, 'title': 't', 'dest': str(tmp_path / 'transfer' / 'signed.md')})
+    assert kept['kept'] and not kept['changed'] and not (tmp_path / 'transfer' / 'signed.md').exists()
+    assert (tmp_path / 'transfer' / 'signed.html').read_text() == '<p>signed, printed</p>'
+    outside = run_module(witness_sheet, {'journals': journals, 'title': 't',
+                                         'dest': str(tmp_path / 'transfer' / '..' / 'outside.md')})
+    assert outside.failed and 'without .. in it' in outside['msg'] and not (tmp_path / 'outside.md').exists()
