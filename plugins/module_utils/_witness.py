@@ -138,7 +138,10 @@ def is_end(r):
 def split_ceremonies(records, ends=()):
     """The records of a journal in ceremonies: lists of records, oldest first (see the module's docstring). ``ends``:
     the times of the ends recorded in the other journals of the same ceremonies (the offline journal never sees one)."""
-    ceremonies, current, name, since = [], [], None, None
+    # records before the first preflight (a journal begun in a ceremony's first run, whose preflight found no journal
+    # yet) belong to the ceremony of that preflight, unless a ceremony ended in between
+    ceremonies, current, name = [], [], None
+    since = records[0]['time'] if records else None
     for r in records:
         if is_preflight(r):
             this = (r.get('asked') or {}).get('ceremony') or ''
@@ -146,7 +149,6 @@ def split_ceremonies(records, ends=()):
             if current and (ended or (name is not None and this != name)):
                 ceremonies.append(current)
                 current = []
-            if name is None or ended or this != name:
                 since = r['time']
             name = this
         current.append(r)
@@ -346,12 +348,12 @@ def section_starts(journals):
     return out
 
 
-def step_text(r, code='%s'):
-    """What came out of a step, in one line; ``code`` marks a hash as code (Markdown)."""
+def step_text(r):
+    """What came out of a step, as plain text (each renderer escapes it)."""
     parts = []
     if r.get('repaired'):
         parts.append('an earlier step was cut off mid-record: %s bytes of its unfinished line removed (SHA-256 %s)'
-                     % (r['repaired'].get('removed_fragment_bytes'), code % r['repaired'].get('removed_fragment_sha256')))
+                     % (r['repaired'].get('removed_fragment_bytes'), r['repaired'].get('removed_fragment_sha256')))
     if r.get('error'):
         parts.append(str(r['error']))
     else:
@@ -415,11 +417,12 @@ def markdown(s):
             '| --- | --- | --- | --- | --- | --- | --- |']
     for i, r in enumerate(s['steps'], 1):
         host = r['inventory_host'] + ('' if r.get('host') == r['inventory_host'] else ' (%s)' % r.get('host'))
-        text = step_text(r, '`%s`')
+        text = [_md(t) for t in step_text(dict(r, repaired=None))]
         if r.get('repaired'):
-            text[0] = '**%s**' % text[0]
-        cells = (r['time'], host, r.get('user'), r.get('module'), r.get('outcome'), '; '.join(text))
-        out.append('| %d | %s |' % (i, ' | '.join(_md(c) for c in cells)))
+            text.insert(0, '**an earlier step was cut off mid-record: %s bytes of its unfinished line removed (SHA-256 %s)**'
+                        % (_md(r['repaired'].get('removed_fragment_bytes')), _code(r['repaired'].get('removed_fragment_sha256'))))
+        cells = [_md(c) for c in (r['time'], host, r.get('user'), r.get('module'), r.get('outcome'))] + ['; '.join(text)]
+        out.append('| %d | %s |' % (i, ' | '.join(cells)))
     out += ['', '## Journal heads: read aloud, then sign', '',
             'Each journal\'s chain ends in the hash below. The chain alone detects damage and edits by anyone who cannot '
             'rewrite a whole journal; with this page signed, a journal rewritten later no longer leads to the head '

@@ -43,6 +43,13 @@ options:
       - The host's ceremony journal. Written only when its folder exists already and holds something (an empty world
         folder stays empty, as a restore needs it), and never in check mode.
     type: path
+  create_journal:
+    description:
+      - Create O(journal) (and its folder, mode C(0700)) when it is missing or its folder is empty, so that the first
+        run of a ceremony on fresh hosts starts its journal with this record. For rehearsals; never for a world
+        folder that a restore is to fill (a restore refuses a folder that holds anything).
+    type: bool
+    default: false
   required:
     description:
       - Variables that must be set and not empty, as a mapping of the name to show to the value. Only for values that
@@ -176,6 +183,7 @@ def main():
         'ceremony': {'type': 'str', 'default': ''},
         'activate': {'type': 'bool', 'default': False},
         'journal': {'type': 'path'},
+        'create_journal': {'type': 'bool', 'default': False},
         'required': {'type': 'dict', 'default': {}},
         'given': {'type': 'dict', 'default': {}},
         'quorum': {'type': 'str'},
@@ -191,7 +199,8 @@ def main():
     # "changes nothing": a journal is written only where one is kept already, in a folder an earlier run filled (an
     # empty world folder stays empty: a restore needs it so)
     folder = os.path.dirname(os.path.abspath(module.params['journal'] or '.'))
-    if module.params['journal'] and not (os.path.isdir(folder) and os.listdir(folder)):
+    if module.params['journal'] and not module.params['create_journal'] \
+            and not (os.path.isdir(folder) and os.listdir(folder)):
         module.params['journal'] = None
     run(module, work, journal_as='ceremony_preflight', journal_verified=True, journal_fields=('ceremony', 'activate'))
 

@@ -108,7 +108,7 @@ mismatches:
   returned: always
   type: int
   sample: 0
-warnings:
+sheet_warnings:
   description: What the sheet puts at its top as a warning (a preflight of another ceremony inside this one, a journal
     with no record of it).
   returned: always
@@ -149,7 +149,7 @@ def work(module):
     s = sheet(p['journals'], p['title'], everything=p['scope'] == 'all', ceremony=p['ceremony'])
     html_path = (md_path[:-3] if md_path.endswith('.md') else md_path) + '.html'
     result = {'dest': md_path, 'html': html_path, 'ceremony': s['ceremony'], 'mismatches': s['mismatches'],
-              'steps': len(s['steps']), 'kept': False, 'changed': False, 'warnings': s['warnings']}
+              'steps': len(s['steps']), 'kept': False, 'changed': False, 'sheet_warnings': s['warnings']}
     if os.path.lexists(md_path) or os.path.lexists(html_path):
         result['kept'] = True  # signed, perhaps: never written over
         return result

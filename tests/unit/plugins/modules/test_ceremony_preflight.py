@@ -100,3 +100,11 @@ def test_an_adrms_key_may_be_1024_bits():
     assert not _run(key_size=1024, key_target='adrms').failed
     assert not _run(key_size=2048, key_target='adrms').failed
     assert 'RSA 1024 (cryptographic mode 1) or RSA 2048' in _run(key_size=3072, key_target='adrms')['msg']
+
+
+def test_a_rehearsal_may_start_its_journal_with_the_preflight(tmp_path):
+    run = _run(tmp_path, create_journal=True)
+    assert not run.failed and run['journalled'] is True
+    assert os.stat(str(tmp_path / 'world')).st_mode & 0o777 == 0o700
+    record = json.loads((tmp_path / 'world' / 'journal.jsonl').read_text().splitlines()[0])
+    assert (record['seq'], record['module'], record['outcome']) == (1, 'ceremony_preflight', 'verified')

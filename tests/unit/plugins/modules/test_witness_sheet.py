@@ -187,7 +187,7 @@ def test_a_planted_preflight_cuts_nothing_and_is_named_at_the_top(tmp_path):
     # someone with a shell on the online workstation, during the activation run
     online.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet_'}, result={})
     run, md, html = _sheet(tmp_path, 'planted.md', offline, online, ceremony='byok_over_internet')
-    assert run['ceremony'] == 'byok_over_internet' and run['warnings']
+    assert run['ceremony'] == 'byok_over_internet' and run['sheet_warnings']
     warning = '**WARNING: The journal of online-ws holds a preflight record of another ceremony (byok_over_internet_)'
     assert md.index(warning) < md.index('## Fingerprints')
     assert 'earlier records' not in md  # nothing is left out: every record of both journals is on the sheet
@@ -236,3 +236,21 @@ def test_neither_half_of_a_sheet_is_written_over_nor_written_outside(tmp_path):
     outside = run_module(witness_sheet, {'journals': journals, 'title': 't',
                                          'dest': str(tmp_path / 'transfer' / '..' / 'outside.md')})
     assert outside.failed and 'without .. in it' in outside['msg'] and not (tmp_path / 'outside.md').exists()
+
+
+def test_a_journal_begun_without_a_preflight_record(tmp_path):
+    """Fresh hosts: the first run's preflight found no journal, so its records come before any preflight record. They
+    belong to that ceremony, and not to the next one once it has ended."""
+    offline, online = _journals(tmp_path)
+    offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
+    online.append('tenant_key', 'changed', {'spki_sha256': KEY_BYOK}, result={'spki_sha256': KEY_BYOK})
+    for journal in (offline, online):  # the activation run
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': True}, result={})
+    online.append('tenant_key_info', 'verified', {'expect_spki_sha256': KEY_BYOK},
+                  result={'possession': {'verified': True, 'spki_sha256': KEY_BYOK, 'key_identifier': 'k-1'}})
+    run, md, html = _sheet(tmp_path, 'first.md', offline, online, ceremony='byok_over_internet')
+    assert 'earlier records' not in md and '| hsm_key | changed |' in md and run['mismatches'] == 0
+    migration(offline, online)
+    run, md, html = _sheet(tmp_path, 'second.md', offline, online, ceremony='migrate_adrms_hsm')
+    assert '| hsm_key | changed | ident' not in md and KEY_BYOK not in md
+    assert 'earlier records of other ceremonies are left out' in md
