@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import unicodedata
 
 try:
     from html import escape as _html_escape
@@ -42,6 +43,7 @@ KINDS = (
     ('archived_key', 'Key of an archived TPD (SPKI SHA-256)'),
     ('archived_key_id', 'Key identifier of an archived TPD at the tenant'),
     ('archived_slc', 'Server licensor key of an archived TPD (SPKI SHA-256)'),
+    ('other_key', 'Another key of the HSM, not the one packaged (SPKI SHA-256)'),
     ('package', 'Transfer package SHA-256'),
     ('tenant', 'Tenant ID'),
     ('world', 'Security world ID'),
@@ -52,7 +54,7 @@ KINDS = (
 LABELS = dict(KINDS)
 # kinds a ceremony has several of (every TPD of a migration, the keys of the archived ones): each value stands on its
 # own, none replaces another
-MANY = ('tpd', 'archived_key', 'archived_key_id', 'archived_slc')
+MANY = ('tpd', 'archived_key', 'archived_key_id', 'archived_slc', 'other_key')
 SKIPPED = ('required', 'given', 'variable_names', 'challenge')
 HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
 
@@ -168,7 +170,7 @@ def ceremonies_in(records):
 
 def ceremony_name(records):
     for r in records:
-        if r.get('module') == 'ceremony_preflight':
+        if is_preflight(r):
             return (r.get('asked') or {}).get('ceremony') or None
     return None
 
@@ -208,13 +210,23 @@ def scope(journals, everything=False, ceremony=None):
                 kept, absent = [], True  # this host took no part in the ceremony at hand
         foreign = sorted(set((r.get('asked') or {}).get('ceremony') or '' for r in kept if is_preflight(r)) - {name})
         left = [r for r in records if r not in kept]
+        # records left out that no ended ceremony of another name accounts for: named at the top of the sheet
+        doubtful = []
+        parts = split_ceremonies(left, ends)
+        for i, part in enumerate(parts):
+            upto = parts[i + 1][0]['time'] if i + 1 < len(parts) else (kept[0]['time'] if kept else '~')
+            part_name = ceremony_name(part)
+            ended = any(part[0]['time'] <= t < upto for t in ends)
+            if part_name is None or part_name == name or not ended:
+                doubtful.append((part_name, len(part), part[0]['time'], part[-1]['time'], ended))
         out.append(dict(j, records=kept, left_out=len(left), total=len(records), left_out_ceremonies=ceremonies_in(left),
-                        foreign=foreign if not everything else [], absent=absent))
+                        foreign=foreign if not everything else [], absent=absent, doubtful=doubtful))
     return out, name
 
 
 SUCCESS = ('changed', 'verified')
-# what a successful step found or made is a fact: a later run never replaces it (two facts that differ are a MISMATCH)
+# what a successful step found or made (its result, not what it was asked) is a fact: a later run never replaces it,
+# and two facts that differ are a MISMATCH; an input, the preflight's too, a later successful run may correct
 FACTS = ('root', 'kek', 'kek_kid', 'key', 'key_id', 'slc', 'world')
 TPD_MODULES = ('tpd_export', 'tpd_import')
 
@@ -223,9 +235,14 @@ def _entries(journals):
     """Every value the records name: dicts of time, host, module, where (asked, result), key, kind, value, outcome and
     place (host, module, where, key; and the TPD for the TPD modules, which run once for each)."""
     out = []
+    # the keys this ceremony packages: another key of the HSM (an AD RMS key made for a later migration) that a step
+    # here touched is a value of its own, no second value of the tenant key
+    packaged = set(_key_of(r.get('asked') or {}) for j in journals for r in j['records']
+                   if r.get('module') == 'transfer_package' and (r.get('asked') or {}).get('ident'))
     for j in journals:
         for r in j['records']:
             module, asked, result = r.get('module'), r.get('asked') or {}, r.get('result') or {}
+            other = packaged and module in ('hsm_key', 'key_acl') and _key_of(asked) not in packaged
             tpd = (result.get('tpd_id') or asked.get('tpd_id') or asked.get('tpd_file')) if module in TPD_MODULES else None
             archived = module == 'tpd_import' and asked.get('active') is False
             for where, data in (('asked', asked), ('result', result)):
@@ -235,6 +252,8 @@ def _entries(journals):
                         continue
                     if archived and kind in ('key', 'key_id', 'slc'):
                         kind = 'archived_' + kind  # an older TPD's own key: no value of the ceremony's key
+                    if other and kind == 'key':
+                        kind = 'other_key'
                     out.append({'time': r['time'], 'host': j['host'], 'module': module, 'where': where, 'key': key,
                                 'kind': kind, 'value': normalize(value), 'outcome': r.get('outcome'),
                                 'place': (j['host'], module, where, key, tpd), 'asked': asked, 'tpd': tpd})
@@ -242,10 +261,14 @@ def _entries(journals):
     return out
 
 
+def _key_of(asked):
+    return (asked.get('app_name') or 'simple', asked.get('ident'))
+
+
 def _replaced_by(e, later):
     """The later successful record's value that replaces ``e`` at its place, '' when that record no longer gives the
     input (a preflight, which is given every input every run), or None when nothing replaces it."""
-    if e['kind'] in MANY or (e['outcome'] in SUCCESS and e['kind'] in FACTS):
+    if e['kind'] in MANY or (e['outcome'] in SUCCESS and e['kind'] in FACTS and e['where'] == 'result'):
         return None
     for f in later:
         if f['outcome'] not in SUCCESS or f['time'] <= e['time']:
@@ -323,6 +346,16 @@ def sheet(journals, title, everything=False, ceremony=None):
             warnings.append('The journal of %s holds a preflight record of another ceremony (%s) inside this one. Its '
                             'records are kept on this sheet; find out who ran it before signing.'
                             % (j['host'], ', '.join(j['foreign'])))
+        for part_name, count, first, last, ended in j.get('doubtful', []):
+            warnings.append('%d records of the journal of %s, from %s to %s, are left out: %s. Make sure they are not '
+                            'part of this ceremony before signing.'
+                            % (count, j['host'], first, last,
+                               'they belong to no ceremony (no preflight record)' if part_name is None else
+                               'an earlier ceremony of the same name (%s), %s' % (
+                                   part_name, 'ended by a possession proof' if ended else 'never ended')
+                               if part_name == name else 'the ceremony %s, which never ended' % part_name))
+        if not j['records'] and not j['absent']:
+            warnings.append('The journal of %s (%s) has no record: it is missing, or was emptied.' % (j['host'], j['path']))
         if j['absent']:
             warnings.append('The journal of %s has no record of the ceremony %s: none of its %d records is on this sheet.'
                             % (j['host'], name, j['total']))
@@ -361,13 +394,14 @@ def step_text(r):
     return parts
 
 
-# characters that would end a line or a table row, or reorder what is shown (bidirectional controls)
-_HIDDEN = re.compile('[\x00-\x1f\x7f\u0085\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
+# characters that end a line or a table row, hide, or reorder what is shown: controls, format characters (bidirectional
+# marks, zero-width ones, tags), private and unassigned ones, line and paragraph separators
+_HIDDEN_CATEGORIES = ('Cc', 'Cf', 'Co', 'Cn', 'Cs', 'Zl', 'Zp')
 
 
 def _visible(text):
-    """Every control, line-breaking and bidirectional character shown as \\uXXXX: a value reads as it is."""
-    return _HIDDEN.sub(lambda m: '\\u%04x' % ord(m.group(0)), str(text))
+    """Every control, invisible, line-breaking and bidirectional character shown as \\uXXXX: a value reads as it is."""
+    return ''.join('\\u%04x' % ord(c) if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in str(text))
 
 
 def _md(text):

@@ -27,6 +27,8 @@ description:
   - Idempotent. A key with the same name and the same type, size and exponent is reported with C(changed=false);
     this is also how an existing key (for example an AD RMS C(mscapi) key in the same HSM) is adopted, writing its
     key record if it has none. The same name with other parameters is an error. A key is never replaced or deleted.
+  - Every run is journalled in O(world_dir); a run that finds the key as it was records it too (outcome C(verified),
+    with its fingerprint), so that the witness sheet of every run compares the key's fingerprint with the tenant's.
   - An existing key is adopted only when the HSM shows it was generated there and never readable
     (C(CKA_LOCAL), C(CKA_ALWAYS_SENSITIVE)), that it never left but under a trusted key (C(CKA_NEVER_EXTRACTABLE), or
     C(CKA_EXTRACTABLE) only with C(CKA_WRAP_WITH_TRUSTED)), and that nobody can have changed that since
@@ -296,7 +298,7 @@ def main():
         adopt_imported={'type': 'bool', 'default': False},
     ))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='hsm_key',
+    run(module, work, journal_as='hsm_key', journal_verified=True,
         journal_fields=('key_name', 'size', 'public_exponent', 'spki_sha256', 'key_record', 'adopted', 'imported'))
 
 

@@ -29,6 +29,8 @@ description:
     C(KeyTransferPackage-<key_friendly_name>.set-aside-for-tenant-<tenant id>.byok), returned in RV(set_aside) and
     journalled; then the package for this tenant is written, so fixing the input and running again works. Any other
     existing file (another key, not a package) is an error and is never overwritten.
+  - Every run is journalled; a run that finds the package as it was records it too (outcome C(verified), with its
+    SHA-256, tenant and key fingerprint), for the witness sheet.
   - "With an Azure Key Vault KEK (O(kek_file) and O(kek_spki_sha256) instead of the toolset) it writes
     C(<key_friendly_name>.byok) instead, exactly the file Azure's BYOK specification defines and nothing else:
     C({\"schema_version\": \"1.0.0\", \"header\": {\"kid\": <the KEK's versioned key URL>, \"alg\": \"dir\",
@@ -336,7 +338,7 @@ def main():
                              dest={'type': 'path', 'required': True}),
                         rules=[KEK_SOURCE_RULES])
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
-    run(module, work, journal_as='transfer_package',
+    run(module, work, journal_as='transfer_package', journal_verified=True,
         journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id', 'set_aside'))
 
 

@@ -301,7 +301,10 @@ def test_a_package_for_a_mistyped_tenant_is_set_aside_when_the_id_is_fixed(chain
     assert json.loads(open(fixed['path'], 'rb').read())['binding']['tenant_id'] == args['tenant_id']
     assert not run_module(transfer_package, args)['changed']
     records = [json.loads(x) for x in open(os.path.join(c.world_dir, 'journal.jsonl'))]
-    assert records[-1]['module'] == 'transfer_package' and records[-1]['result']['set_aside'] == fixed['set_aside']
+    # the run that set it aside records it; the run after it, which changed nothing, records what it found
+    assert records[-2]['module'] == 'transfer_package' and records[-2]['result']['set_aside'] == fixed['set_aside']
+    assert (records[-1]['module'], records[-1]['outcome']) == ('transfer_package', 'verified')
+    assert records[-1]['result']['tenant_id'] == args['tenant_id'] and 'set_aside' not in records[-1]['result']
 
 
 @pytest.mark.parametrize('other_tenant,changed', [(TENANT, False), ('9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0', None)])

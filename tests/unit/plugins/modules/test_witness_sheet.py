@@ -34,12 +34,12 @@ def byok_ceremony(offline, online):
                        result={'ceremony': 'byok_over_internet', 'activate': False})
     offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
     offline.append('kek_package_verify', 'verified', {'root_hash': grouped(ROOT).upper()}, result={'root_hash': ROOT})
-    offline.append('transfer_package', 'changed', {'tenant_id': TYPO},
+    offline.append('transfer_package', 'changed', {'ident': 'contosokey', 'tenant_id': TYPO},
                    result={'tenant_id': TYPO, 'sha256': '55' * 32, 'spki_sha256': KEY_BYOK})
     for journal in (offline, online):
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': True},
                        result={'ceremony': 'byok_over_internet', 'activate': True})
-    offline.append('transfer_package', 'changed', {'tenant_id': TENANT},
+    offline.append('transfer_package', 'changed', {'ident': 'contosokey', 'tenant_id': TENANT},
                    result={'tenant_id': TENANT, 'sha256': PACKAGE, 'spki_sha256': KEY_BYOK})
     online.append('tenant_key', 'changed', {'spki_sha256': KEY_BYOK, 'key_file_sha256': PACKAGE},
                   result={'spki_sha256': KEY_BYOK})
@@ -106,6 +106,7 @@ def test_the_migration_sheet_leaves_the_earlier_ceremony_out_and_marks_a_mismatc
     migration(offline, online, active=KEY_ELSE)
     run, md, html = _sheet(tmp_path, 'migration.md', offline, online)
     assert run['ceremony'] == 'migrate_adrms_hsm' and run['mismatches'] == 2
+    assert run['sheet_warnings'] == []  # the BYOK ceremony left out ended with its possession proof
     body = md[md.index('## Fingerprints'):]
     assert KEY_BYOK not in md and TENANT not in md and 'byok_over_internet' not in body
     assert '(10 earlier records of other ceremonies are left out: offline-ws: 6 of byok_over_internet, ' in md, md[:600]
@@ -131,6 +132,7 @@ def test_a_ceremony_run_again_after_its_end_is_a_new_sheet_and_a_sheet_is_never_
     byok_ceremony(offline, online)  # the same playbook months later: the possession proof ended the first
     run, md, html = _sheet(tmp_path, 'again.md', offline, online)
     assert '(10 earlier records of other ceremonies are left out: ' in md
+    assert 'an earlier ceremony of the same name (byok_over_internet), ended by a possession proof' in md
     (tmp_path / 'transfer' / 'signed.md').write_text('signed')
     run, md, html = _sheet(tmp_path, 'again.md', offline, online)
     assert run['kept'] and not run['changed']
@@ -161,7 +163,7 @@ def test_an_input_given_no_more_is_no_current_value(tmp_path):
                    result={'ceremony': 'byok_over_internet'})
     offline.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'},
                    result={'ceremony': 'byok_over_internet'})
-    offline.append('transfer_package', 'changed', {'tenant_id': TENANT}, result={'tenant_id': TENANT})
+    offline.append('transfer_package', 'changed', {'ident': 'contosokey', 'tenant_id': TENANT}, result={'tenant_id': TENANT})
     run, md, html = _sheet(tmp_path, 'unset.md', offline, online)
     assert run['mismatches'] == 0 and '| Tenant ID | `%s` |' % TENANT in md
     assert 'Tenant ID, input given no more: `%s` at offline-ws ceremony_preflight tenant_id' % TYPO in md
@@ -254,3 +256,44 @@ def test_a_journal_begun_without_a_preflight_record(tmp_path):
     run, md, html = _sheet(tmp_path, 'second.md', offline, online, ceremony='migrate_adrms_hsm')
     assert '| hsm_key | changed | ident' not in md and KEY_BYOK not in md
     assert 'earlier records of other ceremonies are left out' in md
+
+
+def test_a_typed_root_hash_corrected_later_is_no_mismatch(tmp_path):
+    offline, online = _journals(tmp_path)
+    wrong = 'ab' * 32
+    offline.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'root_hash': wrong}, result={})
+    offline.append('kek_package_verify', 'failed', {'root_hash': wrong}, error='KEK package check "root" failed')
+    offline.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'root_hash': ROOT}, result={})
+    offline.append('kek_package_verify', 'verified', {'root_hash': ROOT}, result={'root_hash': ROOT})
+    run, md, html = _sheet(tmp_path, 'root.md', offline, online, ceremony='byok_over_internet')
+    assert run['mismatches'] == 0 and 'Vendor root hash (pinned out of band, found in the toolset), input corrected' in md
+
+
+def test_a_forged_end_between_two_runs_is_a_warning_and_the_key_is_still_compared(tmp_path):
+    """Someone with a shell on the online workstation proves possession against a tenant of their own between the
+    run before the upload and the activation run, to cut the first run off the sheet."""
+    offline, online = _journals(tmp_path)
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'}, result={})
+    offline.append('hsm_key', 'changed', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
+    online.append('tenant_key_info', 'verified', {'expect_spki_sha256': KEY_ELSE},
+                  result={'possession': {'verified': True, 'spki_sha256': KEY_ELSE}})
+    for journal in (offline, online):
+        journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet', 'activate': True}, result={})
+    # the activation run: hsm_key finds the key it made and says so; the planted key is uploaded
+    offline.append('hsm_key', 'verified', {'ident': 'contosokey'}, result={'spki_sha256': KEY_BYOK})
+    online.append('tenant_key', 'changed', {'spki_sha256': KEY_ELSE}, result={'spki_sha256': KEY_ELSE})
+    run, md, html = _sheet(tmp_path, 'forged.md', offline, online, ceremony='byok_over_internet')
+    assert run['mismatches'] == 2
+    assert any('an earlier ceremony of the same name (byok_over_internet), ended by a possession proof' in w
+               for w in run['sheet_warnings'])
+
+
+def test_another_key_of_the_hsm_is_no_second_tenant_key(tmp_path):
+    """The AD RMS key a rehearsal makes before the BYOK ceremony (for the migration after it) is in the same journal."""
+    offline, online = _journals(tmp_path)
+    offline.append('hsm_key', 'changed', {'app_name': 'mscapi', 'ident': 'adrms2019'}, result={'spki_sha256': KEY_ADRMS})
+    byok_ceremony(offline, online)
+    run, md, html = _sheet(tmp_path, 'other.md', offline, online, ceremony='byok_over_internet')
+    assert run['mismatches'] == 0, md
+    assert '| Another key of the HSM, not the one packaged (SPKI SHA-256) | `%s` |' % grouped(KEY_ADRMS) in md
