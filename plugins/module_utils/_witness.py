@@ -217,7 +217,7 @@ def scope(journals, everything=False, ceremony=None):
             upto = parts[i + 1][0]['time'] if i + 1 < len(parts) else (kept[0]['time'] if kept else '~')
             part_name = ceremony_name(part)
             ended = any(part[0]['time'] <= t < upto for t in ends)
-            if part_name is None or part_name == name or not ended:
+            if part_name == name or not ended:  # an ended ceremony before, named or begun without a preflight: fine
                 doubtful.append((part_name, len(part), part[0]['time'], part[-1]['time'], ended))
         out.append(dict(j, records=kept, left_out=len(left), total=len(records), left_out_ceremonies=ceremonies_in(left),
                         foreign=foreign if not everything else [], absent=absent, doubtful=doubtful))
@@ -350,7 +350,7 @@ def sheet(journals, title, everything=False, ceremony=None):
             warnings.append('%d records of the journal of %s, from %s to %s, are left out: %s. Make sure they are not '
                             'part of this ceremony before signing.'
                             % (count, j['host'], first, last,
-                               'they belong to no ceremony (no preflight record)' if part_name is None else
+                               'they belong to no ceremony that ended (no preflight record)' if part_name is None else
                                'an earlier ceremony of the same name (%s), %s' % (
                                    part_name, 'ended by a possession proof' if ended else 'never ended')
                                if part_name == name else 'the ceremony %s, which never ended' % part_name))
