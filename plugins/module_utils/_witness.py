@@ -25,6 +25,8 @@ __metaclass__ = type
 import re
 import unicodedata
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._kek import group_hash
+
 try:
     from html import escape as _html_escape
 except ImportError:  # pragma: no cover - Python 2
@@ -51,7 +53,6 @@ KINDS = (
     ('kek_package', 'KEK package SHA-256 (toolset)'),
     ('world_package', 'Security world package SHA-256 (toolset)'),
 )
-LABELS = dict(KINDS)
 # kinds a ceremony has several of (every TPD of a migration, the keys of the archived ones): each value stands on its
 # own, none replaces another
 MANY = ('tpd', 'archived_key', 'archived_key_id', 'archived_slc', 'other_key')
@@ -104,9 +105,8 @@ def normalize(value):
 
 
 def grouped(value):
-    if re.match(r'^[0-9a-f]{64}$', value):
-        return ' '.join(value[i:i + 8] for i in range(0, 64, 8))
-    return value
+    """A SHA-256 in the form read aloud (groups of 8 hex digits); any other value as it is."""
+    return group_hash(value) if re.match(r'^[0-9a-f]{64}$', value) else value
 
 
 def flatten(data, prefix=''):
@@ -256,7 +256,7 @@ def _entries(journals):
                         kind = 'other_key'
                     out.append({'time': r['time'], 'host': j['host'], 'module': module, 'where': where, 'key': key,
                                 'kind': kind, 'value': normalize(value), 'outcome': r.get('outcome'),
-                                'place': (j['host'], module, where, key, tpd), 'asked': asked, 'tpd': tpd})
+                                'place': (j['host'], module, where, key, tpd), 'asked': asked})
     out.sort(key=lambda e: e['time'])
     return out
 
