@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._byok import check_tenant_id
 from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
@@ -24,7 +25,6 @@ KEY_TARGETS = {
                           'from there as RSA 2048 only'),
 }
 
-GUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 QUORUM = re.compile(r'^\s*([0-9]+)\s*/\s*([0-9]+)\s*$')
 
 
@@ -95,9 +95,11 @@ def form_problems(root_hash=None, kek_spki_sha256=None, tenant_id=None, names=No
             normalize_sha256(value, names.get(option, option), of, 'read it again from where it was given')
         except ByokError as e:
             problems.append(str(e))
-    if not _empty(tenant_id) and not GUID.match(str(tenant_id).strip()):
-        problems.append('%s %r is not a tenant ID (a GUID, 8-4-4-4-12 hex digits)'
-                        % (names.get('tenant_id', 'tenant_id'), tenant_id))
+    if not _empty(tenant_id):
+        try:
+            check_tenant_id(str(tenant_id))
+        except ByokError as e:
+            problems.append(str(e).replace('tenant_id', names.get('tenant_id', 'tenant_id'), 1))
     return problems
 
 

@@ -25,6 +25,8 @@ __metaclass__ = type
 import re
 import unicodedata
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._kek import group_hash
 
 try:
@@ -57,7 +59,6 @@ KINDS = (
 # own, none replaces another
 MANY = ('tpd', 'archived_key', 'archived_key_id', 'archived_slc', 'other_key')
 SKIPPED = ('required', 'given', 'variable_names', 'challenge')
-HEX64 = re.compile(r'^[0-9a-fA-F:\s]+$')
 
 
 def kind_of(module, key):
@@ -95,13 +96,12 @@ def kind_of(module, key):
 
 
 def normalize(value):
-    """A hash as typed (grouped, with colons, any case) and as found compare equal."""
+    """A hash as typed (grouped, with colons, any case) and as found compare equal; any other value as it is."""
     text = str(value).strip()
-    if HEX64.match(text):
-        digits = re.sub(r'[\s:]', '', text).lower()
-        if len(digits) == 64:
-            return digits
-    return text
+    try:
+        return normalize_sha256(text, 'value')
+    except ByokError:
+        return text
 
 
 def grouped(value):

@@ -148,11 +148,16 @@ def test_a_hostile_record_brings_no_markup_and_a_planted_preflight_shows(tmp_pat
         journal.append('ceremony_preflight', 'verified', {'ceremony': 'byok_over_internet'}, result={})
     # then whoever can run a module on the workstation: a record whose text would be a link, an image, HTML, a cell break
     offline.append('hsm_key', 'failed', {'ident': 'x'},
-                   error='![seen](https://evil.example/p.png) <img src=x onerror=alert(1)> | cell [link](https://x)')
+                   error='![seen](https://evil.example/p.png) <img src=x onerror=alert(1)> | cell [link](https://x) '
+                         'fingerprint \u202e9f3a\u200b\nnext line')
     run, md, html = _sheet(tmp_path, 'hostile.md', offline, online)
     assert '<img' not in html and '&lt;img src=x onerror=alert(1)&gt;' in html
     assert '\\<img src=x' in md and '\\[link\\](https://x)' in md and '<img' not in md.replace('\\<img', '')
     assert '| cell' not in md and '/ cell' in md
+    # what would reorder, hide or break the text is shown as its code, in both
+    for text in (md, html):
+        assert '\\u202e9f3a\\u200b\\u000anext line' in text
+        assert '\u202e' not in text and '\u200b' not in text
     assert 'offline-ws: 6 of byok_over_internet' in md and 'offline-ws: 1 of nothing-to-see' in md
 
 
