@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import binascii
 import datetime
 import hashlib
 import json
@@ -75,7 +76,7 @@ class KeyVaultKey(BaseModel):
 
 
 class TpdUpload(BaseModel):
-    tpd: str = Field(..., description='The exported TPD (XML), as text')
+    tpd: str = Field(..., description='The exported TPD file (the XML AD RMS writes, UTF-8 or UTF-16), base64')
     protection_password: str = Field(..., min_length=1, max_length=1024)
     hsm_key_package: Optional[str] = Field(None, description='For a TPD whose key is in an HSM: that key\'s transfer package')
     key_vault_key_url: Optional[str] = Field(None, max_length=512,
@@ -376,7 +377,11 @@ def create_app(service, session_ttl=3600, limits=None):
     def import_tpd(tenant_id: str, body: TpdUpload, row=Depends(session)):
         tenant = tenant_of(tenant_id, row)
         try:
-            got = tenant.import_tpd(body.tpd.encode('utf-8'), body.protection_password,
+            try:
+                data = base64.b64decode(body.tpd, validate=True)
+            except (binascii.Error, ValueError):
+                raise ByokError('tpd is not base64 of the exported file')
+            got = tenant.import_tpd(data, body.protection_password,
                                     body.hsm_key_package.encode('utf-8') if body.hsm_key_package else None,
                                     body.active, body.friendly_name, body.key_vault_key_url)
         except ByokError as e:

@@ -37,7 +37,7 @@ import uuid
 from contextlib import contextmanager
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _byok, _kek, _tpd
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, rsa_private_components, spki_der_from_pem
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import hash_password, spki_der_from_pem
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, locked, read_json, sha256_hex, write_private_file, write_private_json)
@@ -252,12 +252,12 @@ class Tenant(object):
                 'kek_kid': kid, 'key_label': label, 'imported': imported or created, 'key': row}
 
     def import_tpd(self, data, password, hsm_key_package, active, friendly_name=None, key_vault_key_url=None):
-        """Import-AadrmTpd (Import-AipServiceTpd): check the export, bring its key into the HSM (or find it in the
-        tenant's Key Vault), record both.
+        """Import-AadrmTpd (Import-AipServiceTpd): open the export as AD RMS writes it and check it, bring its key into
+        the HSM (or find it in the tenant's Key Vault), record both.
 
         Returns {'created', 'tpd', 'key'}; a TPD imported before gives created=False and changes nothing.
         """
-        tpd = _tpd.read_tpd(data, password)
+        tpd = _tpd.check_importable(_tpd.read_tpd(data, password))
         if hsm_key_package and key_vault_key_url:
             raise ByokError('give the TPD\'s key as an HSM key package or as a Key Vault key URL, not both')
         with self.changing():
@@ -268,34 +268,39 @@ class Tenant(object):
         if existing is not None:
             key = self.service.store.key(self.tenant_id, existing['key_identifier'])
             return {'created': False, 'tpd': existing, 'key': key}
-        if tpd['storage'] == 'HSM' and key_vault_key_url:
+        name = friendly_name or tpd['display_name']
+        if tpd['key_storage'] == 'hsm' and key_vault_key_url:
             vault_key, _warnings = self.vault_key_for_rms(key_vault_key_url)
-            if vault_key['spki_sha256'] != tpd['slc_spki_sha256']:
+            if not _tpd.matches_slc(tpd, vault_key['spki_sha256']):
                 raise ByokError('Key Vault key %s is key %s, but the TPD\'s Server Licensor Certificate is key %s'
                                 % (key_vault_key_url, vault_key['spki_sha256'], tpd['slc_spki_sha256']))
-            key = dict(self._keyvault_key_row(vault_key, key_vault_key_url), source='tpd',
-                       friendly_name=friendly_name or tpd['friendly_name'])
-        elif tpd['storage'] == 'HSM':
+            key = dict(self._keyvault_key_row(vault_key, key_vault_key_url), source='tpd', friendly_name=name)
+        elif tpd['key_storage'] == 'hsm':
             if not hsm_key_package:
-                raise ByokError('TPD %s keeps its key in an HSM (%s): give the HSM key package (the transfer '
-                                'package of that key) with it' % (tpd['tpd_id'], _tpd.hsm_reference_name(tpd['hsm_key']['ident'])))
+                raise ByokError('TPD %s keeps its key in an HSM (%s, key container %r): give the HSM key package (the '
+                                'transfer package of that key) with it'
+                                % (tpd['tpd_id'], tpd['csp_name'] or 'no CSP named', tpd['key_container']))
             pkg = _byok.parse_package(hsm_key_package)
-            if pkg['binding'].get('spki_sha256') != tpd['slc_spki_sha256']:
+            if not _tpd.matches_slc(tpd, pkg['binding'].get('spki_sha256')):
                 raise ByokError('the HSM key package holds key %s, but the TPD\'s Server Licensor Certificate is key %s'
                                 % (pkg['binding'].get('spki_sha256'), tpd['slc_spki_sha256']))
             got = self._receive(hsm_key_package, active=False)
-            key = {'key_type': 'Customer-managed (BYOK)', 'spki_sha256': got['spki_sha256'],
-                   'friendly_name': friendly_name or tpd['friendly_name'], 'hsm_label': got['key_label'], 'source': 'tpd'}
+            if got['spki_sha256'] != tpd['slc_spki_sha256']:  # what the HSM holds now, not what the binding said
+                raise ByokError('the HSM key package brought key %s, not the TPD\'s key %s'
+                                % (got['spki_sha256'], tpd['slc_spki_sha256']))
+            key = {'key_type': 'Customer-managed (BYOK)', 'spki_sha256': got['spki_sha256'], 'friendly_name': name,
+                   'hsm_label': got['key_label'], 'source': 'tpd'}
         else:
+            # the CryptoAPI blob, converted in memory to the key's numbers, goes into the token as a sensitive,
+            # never-extractable key; it is written nowhere in the clear
             label = imported_key_label(tpd['slc_spki_sha256'])
             with self.session(rw=True) as s:
                 if s.find_one(label, 'CKO_PRIVATE_KEY') is None:
-                    import_software_key(s, label, tpd['pkcs8'])
+                    import_software_key(s, label, tpd['private_key'])
             # a software-protected AD RMS key becomes a Microsoft-managed key in the cloud
-            key = {'key_type': 'Microsoft-managed', 'spki_sha256': tpd['slc_spki_sha256'],
-                   'friendly_name': friendly_name or tpd['friendly_name'], 'hsm_label': label, 'source': 'tpd'}
-        tpd_row, key_row, created = self.service.store.add_tpd(self.tenant_id, dict(tpd, friendly_name=friendly_name or tpd['friendly_name']),
-                                                               key, active)
+            key = {'key_type': 'Microsoft-managed', 'spki_sha256': tpd['slc_spki_sha256'], 'friendly_name': name,
+                   'hsm_label': label, 'source': 'tpd'}
+        tpd_row, key_row, created = self.service.store.add_tpd(self.tenant_id, dict(tpd, friendly_name=name), key, active)
         return {'created': created, 'tpd': tpd_row, 'key': key_row}
 
     def vault_key_for_rms(self, url):
@@ -367,10 +372,9 @@ def imported_private_template(label):
             ('CKA_DERIVE', False), ('CKA_DESTROYABLE', False)]
 
 
-def import_software_key(session, label, pkcs8):
-    """A software-protected TPD's key, into the tenant's token: sensitive and never extractable."""
-    comps = rsa_private_components(pkcs8)
-    pairs = [(name, _int_bytes(value)) for name, value in comps.items()]
+def import_software_key(session, label, components):
+    """A software-protected TPD's key (its CKA_* values), into the tenant's token: sensitive and never extractable."""
+    pairs = [(name, _int_bytes(value)) for name, value in components.items()]
     session.create('importing the TPD key %s' % label, [
         ('CKA_CLASS', constant('CKO_PRIVATE_KEY')), ('CKA_KEY_TYPE', constant('CKK_RSA')), ('CKA_TOKEN', True),
         ('CKA_PRIVATE', True), ('CKA_LABEL', label), ('CKA_ID', label.encode('ascii')), ('CKA_SENSITIVE', True),

@@ -17,9 +17,10 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 
 try:
     from cryptography.exceptions import InvalidSignature, InvalidTag
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes, padding as sym_padding, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
     HAS_CRYPTOGRAPHY = True
@@ -158,33 +159,54 @@ def spki_der_from_pem(pem):
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _rsa_private_key(pkcs8):
-    try:
-        key = serialization.load_der_private_key(pkcs8, None)
-    except (ValueError, TypeError):
-        raise ByokError('not a DER PKCS#8 private key')
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ByokError('not an RSA private key')
-    return key
-
-
-def pkcs8_spki_sha256(pkcs8):
-    """Fingerprint of the public half of a PKCS#8 RSA key; None when it is not one."""
-    try:
-        key = _rsa_private_key(pkcs8)
-    except ByokError:
-        return None
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
-
-
-def rsa_private_components(pkcs8):
-    """The CKA_* values of an RSA private key held in software (a software-protected TPD's key)."""
-    numbers = _rsa_private_key(pkcs8).private_numbers()
+def _components(numbers):
     pub = numbers.public_numbers
     return {'CKA_MODULUS': pub.n, 'CKA_PUBLIC_EXPONENT': pub.e, 'CKA_PRIVATE_EXPONENT': numbers.d,
             'CKA_PRIME_1': numbers.p, 'CKA_PRIME_2': numbers.q, 'CKA_EXPONENT_1': numbers.dmp1,
             'CKA_EXPONENT_2': numbers.dmq1, 'CKA_COEFFICIENT': numbers.iqmp}
+
+
+def rsa_private_checked(n, e, d, p, q, dp, dq, qinv):
+    """The CKA_* values of an RSA private key given as its numbers (a CryptoAPI blob's), after the checks OpenSSL makes
+    of a key (n = pq, the CRT values agree with d, ...). Raises ByokError for numbers that are no RSA key."""
+    numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qinv, RSAPublicNumbers(e, n))
+    try:
+        numbers.private_key()
+    except (ValueError, TypeError) as exc:
+        raise ByokError('the numbers are not a consistent RSA private key (%s)' % exc)
+    return _components(numbers)
+
+
+def rsa_private_numbers(components):
+    """The inverse of rsa_private_checked, for a writer: (n, e, d, p, q, dp, dq, qinv)."""
+    c = components
+    return (c['CKA_MODULUS'], c['CKA_PUBLIC_EXPONENT'], c['CKA_PRIVATE_EXPONENT'], c['CKA_PRIME_1'], c['CKA_PRIME_2'],
+            c['CKA_EXPONENT_1'], c['CKA_EXPONENT_2'], c['CKA_COEFFICIENT'])
+
+
+class PaddingError(ByokError):
+    """CBC padding that does not verify: a wrong key, or altered or truncated data (CBC has no integrity)."""
+
+
+def aes_cbc_encrypt(key, iv, plaintext):
+    """AES-CBC with PKCS#7 padding (the AD RMS TPD export's cipher)."""
+    padder = sym_padding.PKCS7(128).padder()
+    data = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+def aes_cbc_decrypt(key, iv, ciphertext):
+    """The inverse of aes_cbc_encrypt; PaddingError when the padding does not verify."""
+    if not ciphertext or len(ciphertext) % 16:
+        raise PaddingError('%d bytes are not a whole number of AES blocks' % len(ciphertext))
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    data = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = sym_padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(data) + unpadder.finalize()
+    except ValueError:
+        raise PaddingError('the padding does not verify')
 
 
 def _rsa_public_key(der):

@@ -14,17 +14,25 @@ version_added: 0.1.0
 description:
   - The equivalent of C(Import-AadrmTpd -TpdFile ... -ProtectionPassword ... -HsmKeyFile ... -Active $true|$false),
     or with O(key_vault_key_url) of C(Import-AipServiceTpd -TpdFile ... -ProtectionPassword ... -KeyVaultKeyUrl ...).
-  - Checks the export here first (the password opens it, mode and key size agree, the key fits the SLC), then sends it
-    to the tenant, which checks it again, brings its key into the tenant's HSM - from O(hsm_key_file) for a TPD whose
-    key is in an HSM - and records it.
+  - Takes the export AD RMS writes (C(Export-RmsTPD), the AD RMS console), described in the collection's
+    C(docs/tpd.md). It opens and checks it here first, as M(keyceremony.byok.tpd_info) does (the password opens it, the
+    mode, key size and CSP type agree, the key is the SLC's), then sends it to the tenant, which checks it again,
+    brings its key into the tenant's HSM and records it.
+  - A software-protected TPD carries its key (a CryptoAPI private key blob); the tenant converts it in memory and
+    imports it into its HSM, sensitive and never extractable, as a C(Microsoft-managed) key. It is written nowhere in
+    the clear.
+  - A TPD whose key is in an HSM (C(no_key_tpd_<key ID>.xml)) needs that key, as its transfer package
+    (O(hsm_key_file)) or in the tenant's Key Vault (O(key_vault_key_url)); it must be the SLC's key.
   - With O(active=true) the TPD's key becomes the tenant's active key and the one in use is archived - irreversible,
     so it needs O(force=true). With O(active=false) it is stored archived, so content protected by it stays readable.
   - A TPD the tenant already holds gives C(changed=false).
-  - Refusals, each with its own message - a wrong password (C(Trusted Publishing Domain data is corrupted)), mode and
-    key size that disagree, an embedded key that does not match the SLC, an HSM key package whose key does not match
-    the SLC, a package for another tenant.
+  - Refusals, each with its own message - a wrong password (C(Trusted Publishing Domain data is corrupted, or the
+    password is wrong)), any problem M(keyceremony.byok.tpd_info) reports (mode and key size that disagree, a CSP type
+    the mode does not allow, an embedded key that is not the SLC's, no SLC, ...), an HSM TPD without its key, an HSM
+    key package or Key Vault key that is not the SLC's key, a package for another tenant, a file over 5 MiB.
 requirements:
-  - defusedxml (the TPD export is parsed with it, refusing DTDs, entities and external references in any encoding)
+  - defusedxml (every XML layer of the export is parsed with it, refusing DTDs, entities and external references in any
+    encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -60,7 +68,7 @@ options:
     required: true
   friendly_name:
     description:
-      - A friendly name for the TPD in the tenant; defaults to the export's.
+      - A friendly name for the TPD in the tenant; defaults to the name of the server its SLC is issued to.
     type: str
   force:
     description:
@@ -68,6 +76,7 @@ options:
     type: bool
     default: false
 seealso:
+  - module: keyceremony.byok.tpd_info
   - module: keyceremony.byok.tpd_export
   - module: keyceremony.byok.tenant_key_info
 '''
@@ -109,22 +118,24 @@ key:
   type: dict
   sample: {"KeyIdentifier": "0b8e6f0c-7a51-4d0e-9c4e-5e3c2f1a9b77", "Status": "Active", "KeyType": "Customer-managed (BYOK)"}
 tpd_id:
-  description: The TPD's id.
+  description: The TPD's ID (its SLC's MS-GUID).
   returned: success
   type: str
   sample: 6f1c2e3d-4b5a-4c6d-8e7f-90a1b2c3d4e5
 slc_spki_sha256:
-  description: Fingerprint of the TPD's key.
+  description: Fingerprint of the TPD's key, its SLC's (SHA-256 of its DER SubjectPublicKeyInfo).
   returned: success
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
 '''
 
+import base64
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
-from ansible_collections.keyceremony.byok.plugins.module_utils._tpd import hsm_reference_name, read_tpd
 
 
 def _read(path, what):
@@ -137,21 +148,25 @@ def _read(path, what):
 
 def work(module):
     p = module.params
-    data = _read(p['tpd_file'], 'tpd_file')
-    tpd = read_tpd(data, p['protection_password'])
+    data = _tpd.read_export_file(p['tpd_file'])
+    tpd = _tpd.check_importable(_tpd.read_tpd(data, p['protection_password']))
     package = None
-    if tpd['storage'] == 'HSM' and p['key_vault_key_url']:
+    if tpd['key_storage'] == 'hsm' and p['key_vault_key_url']:
         parse_kid(p['key_vault_key_url'], what='key_vault_key_url')
-    elif tpd['storage'] == 'HSM':
+    elif tpd['key_storage'] == 'hsm':
         if not p['hsm_key_file']:
-            raise ByokError('the TPD keeps its key in an HSM (%s): give hsm_key_file, the transfer package of that key, '
-                            'or key_vault_key_url, that key in the tenant\'s Key Vault'
-                            % hsm_reference_name(tpd['hsm_key']['ident']))
+            raise ByokError('the TPD keeps its key in an HSM (%s, key container %r; an export Microsoft calls %s): give '
+                            'hsm_key_file, the transfer package of that key, or key_vault_key_url, that key in the '
+                            'tenant\'s Key Vault' % (tpd['csp_name'] or 'no CSP named', tpd['key_container'],
+                                                      _tpd.hsm_reference_name(tpd['key_container'] or '<key ID>')))
         package = _read(p['hsm_key_file'], 'hsm_key_file')
         spki = parse_package(package)['binding']['spki_sha256']
-        if spki != tpd['slc_spki_sha256']:
+        if not _tpd.matches_slc(tpd, spki):
             raise ByokError('hsm_key_file holds key %s, but the TPD\'s Server Licensor Certificate is key %s'
                             % (spki, tpd['slc_spki_sha256']))
+    elif p['hsm_key_file'] or p['key_vault_key_url']:
+        raise ByokError('the TPD carries its own (software-protected) key; hsm_key_file and key_vault_key_url are for a '
+                        'TPD whose key is in an HSM: leave them out')
     result = {'tpd_id': tpd['tpd_id'], 'slc_spki_sha256': tpd['slc_spki_sha256'], 'tpd': None, 'key': None}
     with tenant_client(p) as client:
         held = [t for t in client.call('GET', client.tenant_path('/tpds'), action='the TPD list')
@@ -166,9 +181,9 @@ def work(module):
         if module.check_mode:
             return dict(result, changed=True)
         got = client.call('POST', client.tenant_path('/tpds'), {
-            'tpd': data.decode('utf-8'), 'protection_password': p['protection_password'],
+            'tpd': base64.b64encode(data).decode('ascii'), 'protection_password': p['protection_password'],
             'hsm_key_package': package.decode('utf-8') if package else None, 'active': p['active'],
-            'key_vault_key_url': p['key_vault_key_url'] if tpd['storage'] == 'HSM' else None,
+            'key_vault_key_url': p['key_vault_key_url'],
             'friendly_name': p['friendly_name']}, 'Import-AadrmTpd')
     return dict(result, changed=got['created'], tpd=got['tpd'], key=got['key'])
 
