@@ -2,8 +2,8 @@
 # Copyright (c) keyceremony.byok contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Trusted publishing domains: the export format's checks, and the AD RMS HSM-to-HSM migration
-through the modules against a real tenant."""
+"""Trusted publishing domains in the format AD RMS writes: tpd_info, the tenant's import, and the AD RMS HSM-to-HSM
+migration through the modules against a real tenant. The format itself: tests/unit/plugins/module_utils/test_tpd.py."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -11,16 +11,14 @@ __metaclass__ = type
 import json
 import os
 
-import re
-
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.modules import (
-    hsm_key, key_acl, tenant_key_info, tpd_export, tpd_import, transfer_package)
+    hsm_key, key_acl, tenant_key_info, tpd_export, tpd_import, tpd_info, transfer_package)
+from ansible_collections.keyceremony.byok.tests.unit import independent_tpd as ind
 from ansible_collections.keyceremony.byok.tenant import datadir
 from ansible_collections.keyceremony.byok.tests.unit.helpers import (
     TENANT_A, TENANT_B, TenantServer, assert_no_secret, four_way, run_module, software_package)
@@ -29,100 +27,46 @@ PASSWORD = 'tpd-protection-password-1'
 ADMIN = 'tenant-admin-password-2'
 
 
-def soft_key(bits=2048):
-    key = rsa.generate_private_key(65537, bits)
-    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pkcs8, spki
+@pytest.fixture(scope='module')
+def key():
+    return rsa.generate_private_key(65537, 2048)
 
 
-def soft_tpd(tpd_id='11111111-2222-4333-8444-555555555555', mode=2, bits=2048, pkcs8=None, spki=None, **kw):
-    if pkcs8 is None:
-        pkcs8, spki = soft_key(bits)
-    return _tpd.build_tpd(tpd_id, 'Contoso AD RMS', 'contoso', mode, spki, [{'id': tpd_id, 'name': 'Confidential'}],
-                          PASSWORD, embedded_pkcs8=pkcs8, **kw)
+def independent(key, slc_id, blob=True, key_for_slc=None, scheme='v2', encoding='utf-8', **kw):
+    """A real-format export built by hand (tests/unit/independent_tpd.py), not by our writer."""
+    slc = ind.slc(key_for_slc or key, slc_id, 'SHA1' if (key_for_slc or key).key_size == 1024 else 'SHA256')
+    return ind.export(PASSWORD, ind.inner(slc, [ind.template('0e5a7e61-5f8e-4c1b-9f1c-2b9c7f3e1a10', 'Confidential')],
+                                          encoding=encoding, **kw),
+                      ind.privatekeyblob(key) if blob else None, scheme, encoding)
 
 
-# ---------------------------------------------------------------- the format
+# ---------------------------------------------------------------- tpd_info
 
-def test_a_software_tpd_opens():
-    pkcs8, spki = soft_key()
-    tpd = _tpd.read_tpd(soft_tpd(pkcs8=pkcs8, spki=spki), PASSWORD)
-    assert tpd['storage'] == 'Embedded' and tpd['pkcs8'] == pkcs8 and tpd['cryptographic_mode'] == 2
-    assert tpd['templates'][0]['name'] == 'Confidential'
-
-
-@pytest.mark.bad_input
-def test_wrong_password():
-    with pytest.raises(ByokError, match='Trusted Publishing Domain data is corrupted'):
-        _tpd.read_tpd(soft_tpd(), 'not-the-password')
-
-
-@pytest.mark.bad_input
-@pytest.mark.parametrize('old,new', [(b'Contoso AD RMS', b'Fabrikam AD RMS'),
-                                     (b'CryptographicMode>2<', b'CryptographicMode>1<'),
-                                     (b'Name="Confidential"', b'Name="Public"')])
-def test_edited_exports_are_corrupted(old, new):
-    data = soft_tpd()
-    assert old in data
-    with pytest.raises(ByokError, match='Trusted Publishing Domain data is corrupted'):
-        _tpd.read_tpd(data.replace(old, new), PASSWORD)
-
-
-def test_mode_and_key_size_must_agree():
-    with pytest.raises(ByokError, match='cryptographic mode 2 means RSA 2048 with SHA-256, but the SLC key is RSA 1024'):
-        _tpd.read_tpd(soft_tpd(mode=2, bits=1024), PASSWORD)
-    assert _tpd.read_tpd(soft_tpd(mode=1, bits=1024), PASSWORD)['cryptographic_mode'] == 1
-
-
-def test_embedded_key_must_match_the_slc():
-    pkcs8, spki = soft_key()
-    other_spki = soft_key()[1]
-    with pytest.raises(ByokError, match='embedded private key does not match the Server Licensor Certificate'):
-        _tpd.read_tpd(soft_tpd(pkcs8=pkcs8, spki=other_spki), PASSWORD)
+def test_tpd_info_reads_an_independent_export(key, tmp_path):
+    path = tmp_path / 'tpd.xml'
+    path.write_bytes(independent(key, '71111111-2222-4333-8444-555555555555', scheme='v1', encoding='utf-16'))
+    r = run_module(tpd_info, {'tpd_file': str(path), 'protection_password': PASSWORD})
+    assert not r.failed and not r['changed'], r.result
+    assert (r['password_scheme'], r['cryptographic_mode'], r['key_storage'], r['modulus_byte_order']) == \
+        ('v1', 2, 'embedded', 'little-endian')
+    assert r['slc_spki_sha256'] == ind.spki_sha256(key) and r['slc_key_size'] == 2048
+    assert r['slc_id'] == r['tpd_id'] == '71111111-2222-4333-8444-555555555555'
+    assert r['embedded_key_matches_slc'] is True and r['problems'] == [] and r['outer_encoding'] == 'utf-16-le'
+    assert r['templates'] == [{'id': '0e5a7e61-5f8e-4c1b-9f1c-2b9c7f3e1a10', 'name': 'Confidential'}]
+    nums = key.private_numbers()
+    assert_no_secret(r.raw, [PASSWORD, str(nums.d), '%x' % nums.d, str(nums.p)])
+    assert 'private_key' not in r.result
 
 
 @pytest.mark.bad_input
-@pytest.mark.parametrize('memory', [b'3145728', b'4294967295'])
-def test_a_tpd_cannot_choose_what_opening_it_costs(memory):
-    # 3 GiB of Argon2id took 11 s and 3 GiB of RAM; 2^32-1 made the service answer 500
-    import time
-    data = soft_tpd()
-    forged = re.sub(rb'Memory="\d+"', b'Memory="' + memory + b'"', data)
-    assert forged != data
-    started = time.monotonic()
-    with pytest.raises(ByokError, match='refused before its password is tried: argon2id memory_cost=%s is outside'
-                       % memory.decode()):
-        _tpd.read_tpd(forged, PASSWORD)
-    assert time.monotonic() - started < 0.5
-
-
-@pytest.mark.bad_input
-@pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-le', 'utf-32'])
-def test_entities_are_refused_in_any_encoding(encoding):
-    # a byte-substring test for "<!ENTITY" let a UTF-16 document through
-    laughs = ('<?xml version="1.0" encoding="%s"?><!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-              '<TrustedPublishingDomain xmlns="urn:keyceremony:byok:tpd:1" Version="1">&b;</TrustedPublishingDomain>'
-              % encoding.upper()).encode(encoding)
-    assert b'<!ENTITY' not in laughs
-    with pytest.raises(ByokError, match='declares a DTD, entities or external references'):
-        _tpd.read_tpd(laughs, PASSWORD)
-
-
-@pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-be', 'utf-8-sig'])
-def test_a_tpd_is_read_in_utf16_too(encoding):
-    data = soft_tpd()
-    text = data.decode('utf-8').replace('encoding="utf-8"', 'encoding="%s"' % encoding.replace('-sig', ''))
-    assert _tpd.read_tpd(text.encode(encoding), PASSWORD) == _tpd.read_tpd(data, PASSWORD)
-
-
-@pytest.mark.bad_input
-@pytest.mark.parametrize('data,msg', [(b'<TrustedPublishingDomain', 'not well-formed XML'),
-                                      (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', 'DTD'),
-                                      (b'<other/>', 'not a trusted publishing domain export')])
-def test_not_a_tpd(data, msg):
-    with pytest.raises(ByokError, match=msg):
-        _tpd.read_tpd(data, PASSWORD)
+def test_tpd_info_wrong_password_and_problems(key, tmp_path):
+    path = tmp_path / 'tpd.xml'
+    path.write_bytes(independent(key, '72111111-2222-4333-8444-555555555555', csp_type=1))
+    r = run_module(tpd_info, {'tpd_file': str(path), 'protection_password': 'not-the-password-9'})
+    assert r.failed and r['msg'] == 'Trusted Publishing Domain data is corrupted, or the password is wrong'
+    r = run_module(tpd_info, {'tpd_file': str(path), 'protection_password': PASSWORD})
+    assert not r.failed and r['problems'] == [
+        'CSP type 1 (PROV_RSA_FULL) is not allowed in cryptographic mode 2, which needs 24 (PROV_RSA_AES)']
 
 
 # ---------------------------------------------------------------- the tenant
@@ -136,38 +80,54 @@ def tenants(tmp_path_factory):
 
 
 @pytest.mark.bad_input
-def test_the_tenant_refuses_a_kdf_bomb_and_an_entity_before_storing(tenants):
+def test_the_tenant_refuses_before_storing(tenants, key):
     tenant = tenants[1]
-    bomb = re.sub(rb'Memory="\d+"', b'Memory="4294967295"', soft_tpd('31111111-2222-4333-8444-555555555555'))
-    with pytest.raises(ByokError, match='refused before its password is tried'):
-        tenant.import_tpd(bomb, PASSWORD, None, active=False)
-    laughs = soft_tpd('41111111-2222-4333-8444-555555555555').decode().replace(
-        '<TrustedPublishingDomain', '<!DOCTYPE t [<!ENTITY a "x">]><TrustedPublishingDomain', 1).encode('utf-16')
+    laughs = independent(key, '31111111-2222-4333-8444-555555555555').decode().replace(
+        '<ArrayOfAnyType', '<!DOCTYPE t [<!ENTITY a "x">]><ArrayOfAnyType', 1).encode('utf-16')
     with pytest.raises(ByokError, match='declares a DTD'):
         tenant.import_tpd(laughs, PASSWORD, None, active=False)
-    for tpd_id in ('31111111-2222-4333-8444-555555555555', '41111111-2222-4333-8444-555555555555'):
-        assert tenant.service.store.tpd(TENANT_B, tpd_id) is None
+    legacy = rsa.generate_private_key(65537, 1024)
+    mode2 = ind.export(PASSWORD, ind.inner(ind.slc(legacy, '41111111-2222-4333-8444-555555555555', 'SHA256'), []),
+                       ind.privatekeyblob(legacy))
+    with pytest.raises(ByokError, match='cannot be imported: cryptographic mode 2 means RSA 2048 with SHA-256, but the '
+                                        'SLC key is RSA 1024'):
+        tenant.import_tpd(mode2, PASSWORD, None, active=False)
+    big = b' ' * (50 * 1024 * 1024)
+    with pytest.raises(ByokError, match='at most 5 MiB'):
+        tenant.import_tpd(big, PASSWORD, None, active=False)
+    with pytest.raises(ByokError, match='^Trusted Publishing Domain data is corrupted, or the password is wrong$'):
+        tenant.import_tpd(independent(key, '51111111-2222-4333-8444-555555555555'), 'wrong', None, active=False)
+    assert tenant.service.store.tpds(TENANT_B) == [] and tenant.service.store.keys(TENANT_B) == keys_before(tenant)
 
 
-def test_tenant_imports_a_software_tpd_once(tenants):
+def keys_before(tenant):
+    return [k for k in tenant.service.store.keys(tenant.tenant_id) if k['source'] != 'tpd']
+
+
+def test_tenant_imports_an_independent_software_tpd_once(tenants, key):
     tenant = tenants[0]
-    pkcs8, spki = soft_key()
-    data = soft_tpd('21111111-2222-4333-8444-555555555555', pkcs8=pkcs8, spki=spki)
+    data = independent(key, '21111111-2222-4333-8444-555555555555')
     got = tenant.import_tpd(data, PASSWORD, None, active=False)
     assert got['created'] and got['key']['status'] == 'Archived' and got['key']['key_type'] == 'Microsoft-managed'
+    assert got['key']['spki_sha256'] == ind.spki_sha256(key) and got['tpd']['display_name'] == 'Contoso AD RMS'
     with tenant.session() as s:
         handle = s.find_one(got['key']['hsm_label'], 'CKO_PRIVATE_KEY')
         assert s.raw_attribute_rv(handle, 'CKA_PRIVATE_EXPONENT') == 'CKR_ATTRIBUTE_SENSITIVE'
     again = tenant.import_tpd(data, PASSWORD, None, active=True)
     assert not again['created'] and again['key']['status'] == 'Archived'
+    # the key is nowhere in the clear in the tenant's folder
+    d = key.private_numbers().d
+    for folder, _dirs, files in os.walk(tenant.dir):
+        for name in files:
+            blob = open(os.path.join(folder, name), 'rb').read()
+            assert d.to_bytes(256, 'little') not in blob and d.to_bytes(256, 'big') not in blob
 
 
-def test_hsm_tpd_needs_its_package(tenants):
+@pytest.mark.bad_input
+def test_hsm_tpd_needs_its_package(tenants, key):
     tenant = tenants[0]
-    pkcs8, spki = soft_key()
-    data = _tpd.build_tpd('31111111-2222-4333-8444-555555555555', 'HSM TPD', None, 2, spki, [], PASSWORD,
-                          hsm_key={'app_name': 'mscapi', 'ident': 'k'})
-    with pytest.raises(ByokError, match='give the HSM key package'):
+    data = independent(key, '31111111-2222-4333-8444-555555555555', blob=False, container='adrms2019')
+    with pytest.raises(ByokError, match="key container 'adrms2019'\\): give the HSM key package"):
         tenant.import_tpd(data, PASSWORD, None, active=True)
     package, other = software_package(tenant, 'another key')
     with pytest.raises(ByokError, match='the HSM key package holds key %s, but the TPD' % other):
@@ -179,17 +139,15 @@ def test_hsm_tpd_needs_its_package(tenants):
 def test_hsm_tpd_with_a_package_for_another_tenant(tenants):
     tenant = tenants[0]
     key = rsa.generate_private_key(65537, 2048)
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    data = _tpd.build_tpd('41111111-2222-4333-8444-555555555555', 'HSM TPD', None, 2, spki, [], PASSWORD,
-                          hsm_key={'app_name': 'mscapi', 'ident': 'k'})
+    data = independent(key, '41111111-2222-4333-8444-555555555555', blob=False)
     package = software_package(tenant, 'for B', key=key, tenant_id=TENANT_B)[0]
-    keys_before = tenant.service.store.keys(TENANT_A)
+    keys_now = tenant.service.store.keys(TENANT_A)
     with pytest.raises(ByokError, match='made for tenant %s; this tenant is %s' % (TENANT_B, TENANT_A)):
         tenant.import_tpd(data, PASSWORD, package, active=True)
-    assert tenant.service.store.keys(TENANT_A) == keys_before
+    assert tenant.service.store.keys(TENANT_A) == keys_now
     good = software_package(tenant, 'for A', key=key)[0]
     got = tenant.import_tpd(data, PASSWORD, good, active=True)
-    assert got['created'] and got['key']['status'] == 'Active'
+    assert got['created'] and got['key']['status'] == 'Active' and got['key']['spki_sha256'] == ind.spki_sha256(key)
 
 
 # ---------------------------------------------------------------- the migration, through the modules
@@ -248,10 +206,28 @@ def test_tpd_export_four_way(migration):
     assert runs[1]['slc_spki_sha256'] == migration['keys']['adrms2019']['spki']
     assert runs[1]['hsm_key_reference'] == 'no_key_tpd_adrms2019.xml'
     text = open(args['dest'], 'rb').read()
-    assert b'PRIVATE' not in text and PASSWORD.encode() not in text
+    assert text.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<ArrayOfAnyType') and PASSWORD.encode() not in text
     assert os.stat(args['dest']).st_mode & 0o777 == 0o600
     for r in runs:
         assert_no_secret(r.raw, [PASSWORD])
+    info = run_module(tpd_info, {'tpd_file': args['dest'], 'protection_password': PASSWORD})
+    assert (info['key_storage'], info['cryptographic_mode'], info['password_scheme'], info['problems']) == \
+        ('hsm', 2, 'v2', [])
+    assert info['slc_spki_sha256'] == migration['keys']['adrms2019']['spki'] and info['key_container'] == 'adrms2019'
+    assert [t['name'] for t in info['templates']] == ['Confidential', 'Internal']
+    # the same TPD asked with another password scheme is not this file
+    r = run_module(tpd_export, dict(args, password_scheme='v1'))
+    assert r.failed and 'exists with password scheme v2, not v1; it is never overwritten' in r['msg']
+
+
+def test_tpd_export_v1_and_a_legacy_key(migration):
+    m = migration
+    args = dict(_export(m, 'adrms2012', 'a2222222-2222-4333-8444-555555555555'), password_scheme='v1')
+    assert run_module(tpd_export, args)['changed']
+    info = run_module(tpd_info, {'tpd_file': args['dest'], 'protection_password': PASSWORD})
+    assert (info['password_scheme'], info['cryptographic_mode'], info['slc_key_size'], info['problems']) == \
+        ('v1', 1, 1024, [])
+    assert info['slc_spki_sha256'] == m['keys']['adrms2012']['spki']
 
 
 @pytest.mark.bad_input
@@ -310,3 +286,33 @@ def test_tpd_import_refusals(migration):
     assert r.failed and 'give hsm_key_file' in r['msg']
     r = run_module(tpd_import, dict(base, active=True))
     assert r.failed and 'force=true' in r['msg']
+    # a software-protected TPD carries its key: a package given with it is a mistake
+    soft = rsa.generate_private_key(65537, 2048)
+    path = os.path.join(m['base'], 'soft-tpd.xml')
+    with open(path, 'wb') as f:
+        f.write(independent(soft, 'd2222222-2222-4333-8444-555555555555'))
+    r = run_module(tpd_import, dict(base, tpd_file=path))
+    assert r.failed and 'carries its own (software-protected) key' in r['msg']
+    # a TPD with a problem is refused here, before the tenant is asked
+    keys = run_module(tenant_key_info, m['conn'])['keys']
+    with open(path, 'wb') as f:
+        f.write(independent(soft, 'd3333333-2222-4333-8444-555555555555', csp_type=1))
+    r = run_module(tpd_import, dict(base, tpd_file=path, hsm_key_file=None))
+    assert r.failed and 'cannot be imported: CSP type 1 (PROV_RSA_FULL) is not allowed' in r['msg']
+    assert run_module(tenant_key_info, m['conn'])['keys'] == keys
+
+
+def test_tpd_import_of_an_independent_software_export(migration):
+    """An export built by hand from the format's description goes through tpd_import and the tenant's API."""
+    m = migration
+    soft = rsa.generate_private_key(65537, 2048)
+    path = os.path.join(m['base'], 'independent-tpd.xml')
+    with open(path, 'wb') as f:
+        f.write(independent(soft, 'f1111111-2222-4333-8444-555555555555', scheme='v1', encoding='utf-16'))
+    args = dict(m['conn'], tpd_file=path, protection_password=PASSWORD, active=False)
+    runs = four_way(tpd_import, args)
+    assert [r['changed'] for r in runs] == [True, True, False, False]
+    assert runs[1]['slc_spki_sha256'] == ind.spki_sha256(soft) == runs[1]['key']['SpkiSha256']
+    assert runs[1]['key']['Status'] == 'Archived' and runs[1]['key']['KeyType'] == 'Microsoft-managed'
+    for r in runs:
+        assert_no_secret(r.raw, [PASSWORD, ADMIN, str(soft.private_numbers().d)])
