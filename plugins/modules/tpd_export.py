@@ -209,7 +209,7 @@ def main():
                              cryptographic_mode={'type': 'int', 'default': 2, 'choices': [1, 2]},
                              templates={'type': 'list', 'elements': 'str', 'default': []},
                              protection_password={'type': 'str', 'required': True, 'no_log': True},
-                             password_scheme={'type': 'str', 'default': 'v2', 'choices': ['v1', 'v2']},
+                             password_scheme={'type': 'str', 'default': 'v2', 'choices': ['v1', 'v2'], 'no_log': False},
                              dest={'type': 'path', 'required': True}))
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
     run(module, work, journal_as='tpd_export', journal_fields=('path', 'tpd_id', 'slc_spki_sha256'))
