@@ -51,6 +51,8 @@ GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 # a real export with a few dozen templates is some hundred KiB; anything far larger is refused before it is read
 MAX_TPD_BYTES = 5 * 1024 * 1024
 SCHEMES = ('v2', 'v1')
+# AD RMS keys are RSA 1024 or 2048; a larger number read from a file is refused before any arithmetic on it
+MAX_RSA_BITS = 4096
 IV = bytes(range(1, 17))
 XSI = 'http://www.w3.org/2001/XMLSchema-instance'
 XSD = 'http://www.w3.org/2001/XMLSchema'
@@ -113,7 +115,7 @@ def read_capi_private_blob(blob):
         raise TpdError('the private key is not a CryptoAPI PRIVATEKEYBLOB (type %d, version %d)' % (btype, version))
     if alg not in (CALG_RSA_KEYX, CALG_RSA_SIGN) or magic != RSA2:
         raise TpdError('the private key blob is not an RSA private key (algorithm 0x%x, magic 0x%x)' % (alg, magic))
-    if bits % 16 or not 512 <= bits <= 16384:
+    if bits % 16 or not 512 <= bits <= MAX_RSA_BITS:
         raise TpdError('the private key blob says it is RSA %d, which is no key size it can hold' % bits)
     whole, half = bits // 8, bits // 16
     if len(blob) != 20 + 2 * whole + 5 * half:
@@ -179,7 +181,7 @@ def parse_untrusted_xml(data, what):
         return _defused_fromstring(_as_utf8(data, what), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
         raise XmlRefused('%s declares a DTD, entities or external references (%s); they are refused'
-                       % (what, type(e).__name__))
+                         % (what, type(e).__name__))
     except (ET.ParseError, ValueError) as e:
         raise TpdError('%s is not well-formed XML (%s)' % (what, e))
 
@@ -256,7 +258,7 @@ def _modulus_readings(raw, size):
     for order in ('little-endian', 'big-endian'):
         value = int.from_bytes(raw, 'little' if order == 'little-endian' else 'big')
         bits = value.bit_length()
-        if value & 1 and bits >= 512 and (bits == size if size else bits % 8 == 0):
+        if value & 1 and 512 <= bits <= MAX_RSA_BITS and (bits == size if size else bits % 8 == 0):
             out.append((order, value))
     return out
 
@@ -281,6 +283,9 @@ def _public_key(el, what, problems):
         size = int(mod.get('size')) if mod.get('size') else None
     except (ValueError, TpdError) as e:
         problems.append('%s\'s public key cannot be read: %s' % (what, e))
+        return None
+    if not (3 <= exponent < 2 ** 32 and exponent & 1):
+        problems.append('%s\'s public exponent %d is no RSA exponent (an odd integer32 of 3 or more)' % (what, exponent))
         return None
     readings = _modulus_readings(raw, size)
     if not readings and size:

@@ -155,10 +155,11 @@ def work(module):
         parse_kid(p['key_vault_key_url'], what='key_vault_key_url')
     elif tpd['key_storage'] == 'hsm':
         if not p['hsm_key_file']:
+            where = (tpd['csp_name'] or 'no CSP named', tpd['key_container'],
+                     _tpd.hsm_reference_name(tpd['key_container'] or '<key ID>'))
             raise ByokError('the TPD keeps its key in an HSM (%s, key container %r; an export Microsoft calls %s): give '
                             'hsm_key_file, the transfer package of that key, or key_vault_key_url, that key in the '
-                            'tenant\'s Key Vault' % (tpd['csp_name'] or 'no CSP named', tpd['key_container'],
-                                                      _tpd.hsm_reference_name(tpd['key_container'] or '<key ID>')))
+                            'tenant\'s Key Vault' % where)
         package = _read(p['hsm_key_file'], 'hsm_key_file')
         spki = parse_package(package)['binding']['spki_sha256']
         if not _tpd.matches_slc(tpd, spki):

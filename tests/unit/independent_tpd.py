@@ -56,7 +56,9 @@ def privatekeyblob(key, alg=0xA400):
     nums = key.private_numbers()
     n, e = nums.public_numbers.n, nums.public_numbers.e
     bits = key.key_size
-    le = lambda v, size: v.to_bytes(size, 'little')  # noqa: E731
+
+    def le(v, size):
+        return v.to_bytes(size, 'little')
     header = bytes([7, 2, 0, 0]) + struct.pack('<I', alg) + b'RSA2' + struct.pack('<II', bits, e)
     return (header + le(n, bits // 8) + le(nums.p, bits // 16) + le(nums.q, bits // 16) + le(nums.dmp1, bits // 16)
             + le(nums.dmq1, bits // 16) + le(nums.iqmp, bits // 16) + le(nums.d, bits // 8))
@@ -117,8 +119,8 @@ def inner(slc_xml, templates, csp_type=24, csp_name='Microsoft Enhanced RSA and 
     ki = ('    <m_ttdki>\r\n      <strID>{6F1C2E3D-0000-4C6D-8E7F-90A1B2C3D4E5}</strID>\r\n      <strIDType>Windows'
           '</strIDType>\r\n      <nCSPType>%d</nCSPType>\r\n      <strCSPName>%s</strCSPName>\r\n'
           '      <strKeyContainerName>%s</strKeyContainerName>\r\n      <nKeyNumber>%d</nKeyNumber>\r\n'
-          '      <strEncryptedPrivateKey />\r\n    </m_ttdki>\r\n' % (csp_type, escape(csp_name), escape(container),
-                                                                     key_number))
+          '      <strEncryptedPrivateKey />\r\n    </m_ttdki>\r\n'
+          % (csp_type, escape(csp_name), escape(container), key_number))
     chain = ''.join('<string>%s</string>' % escape(c) for c in ([slc_xml] if slc_xml else []) + list(chain_extra))
     tpls = ''.join('<string>%s</string>' % escape(t) for t in templates)
     return serialized('TrustedDocDomain', ki + '    <m_strLicensorCertChain>%s</m_strLicensorCertChain>\r\n'

@@ -14,7 +14,6 @@ import os
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.modules import (
     hsm_key, key_acl, tenant_key_info, tpd_export, tpd_import, tpd_info, transfer_package)
