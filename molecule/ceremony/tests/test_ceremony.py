@@ -61,6 +61,28 @@ def test_both_tpds_imported_the_first_one_active(hosts):
                                                    '5a1f0c3e-7b2d-4e6f-8a9b-0c1d2e3f4a5c']
 
 
+def test_the_migrated_tpds_are_ad_rms_exports_of_the_hsm_key(controller):
+    """The files on the transfer media are in the format AD RMS writes, opened here with the standard library and
+    cryptography alone (the v2 password key, AES-128-CBC with the fixed IV), not with the collection's reader."""
+    import base64
+    import hashlib
+    import re
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    key = hashlib.sha256('ceremony-tpd-password'.encode('utf-16-le')).digest()[:16]
+    for name in ('contoso-tpd-2019.xml', 'contoso-tpd-2016.xml'):
+        with open(os.path.join(controller, 'migration', name), 'rb') as f:
+            data = f.read()
+        assert data.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<ArrayOfAnyType ')
+        assert b'xsi:type="EncryptedTrustedDocDomain"' in data and b'<m_strKeyData />' in data  # the key stays in the HSM
+        blob = base64.b64decode(re.search(rb'<m_strTrustedDocDomainInfo>([^<]+)<', data).group(1))
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(range(1, 17)))).decryptor()
+        unpadder = padding.PKCS7(128).unpadder()
+        inner = unpadder.update(decryptor.update(blob) + decryptor.finalize()) + unpadder.finalize()
+        assert b'xsi:type="TrustedDocDomain"' in inner and b'<strKeyContainerName>adrms2019<' in inner
+        assert b'type=&quot;Server-Licensor-Certificate&quot;' in inner and b'Rehearsal SLC' in inner
+
+
 def test_the_transcript_on_the_controller(controller):
     with open(os.path.join(controller, 'transfer', 'ceremony-transcript.md')) as f:
         text = f.read()
