@@ -267,6 +267,7 @@ class Tenant(object):
         existing = self.service.store.tpd(self.tenant_id, tpd['tpd_id'])
         if existing is not None:
             key = self.service.store.key(self.tenant_id, existing['key_identifier'])
+            _tpd.check_held(tpd, key['spki_sha256'] if key else None, existing['key_identifier'])
             return {'created': False, 'tpd': existing, 'key': key}
         name = friendly_name or tpd['display_name']
         if tpd['key_storage'] == 'hsm' and key_vault_key_url:

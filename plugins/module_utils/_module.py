@@ -93,6 +93,12 @@ TENANT_ARGS = {
     'journal': {'type': 'path'},
 }
 
+# the TPD export and its password (tpd_info, tpd_import)
+TPD_ARGS = {
+    'tpd_file': {'type': 'path', 'required': True},
+    'protection_password': {'type': 'str', 'required': True, 'no_log': True},
+}
+
 KEY_NAME_ARGS = {
     'app_name': {'type': 'str', 'default': 'simple'},
     'ident': {'type': 'str'},

@@ -140,7 +140,9 @@ _BOMS = ((b'\xef\xbb\xbf', 'utf-8'), (b'\xff\xfe\x00\x00', 'utf-32-le'), (b'\x00
          (b'\xff\xfe', 'utf-16-le'), (b'\xfe\xff', 'utf-16-be'))
 _SNIFF = ((b'<\x00\x00\x00', 'utf-32-le'), (b'\x00\x00\x00<', 'utf-32-be'), (b'<\x00?\x00', 'utf-16-le'),
           (b'\x00<\x00?', 'utf-16-be'))
-_DECLARED_ENCODING = re.compile(r'^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["\'][^"\']*["\']')
+# the XML declaration, bounded (a file of "<?xml" and megabytes of spaces must not cost more than reading it)
+_XML_DECLARATION = re.compile(r'\s{0,64}<\?xml[^?>]{0,256}\?>')
+_ENCODING_PSEUDO_ATTRIBUTE = re.compile(r'\s+encoding\s*=\s*["\'][^"\']{0,64}["\']')
 
 
 def detect_encoding(data):
@@ -163,7 +165,10 @@ def _as_utf8(data, what):
         text = data[bom:].decode(encoding)
     except UnicodeDecodeError:
         raise TpdError('%s starts as %s text but is not valid %s' % (what, encoding, encoding))
-    return _DECLARED_ENCODING.sub(r'\1', text, count=1).encode('utf-8')
+    declaration = _XML_DECLARATION.match(text)
+    if declaration:  # the text is UTF-8 now: its declaration must not say otherwise
+        text = _ENCODING_PSEUDO_ATTRIBUTE.sub('', declaration.group(0), count=1) + text[declaration.end():]
+    return text.encode('utf-8')
 
 
 def parse_untrusted_xml(data, what):
@@ -186,22 +191,32 @@ def parse_untrusted_xml(data, what):
         raise TpdError('%s is not well-formed XML (%s)' % (what, e))
 
 
-def _local(tag):
-    return tag.rsplit('}', 1)[-1] if isinstance(tag, str) else ''
-
-
 def _kids(el, name):
-    return [c for c in el if _local(c.tag) == name] if el is not None else []
+    """The children named ``name`` - in no namespace, as XmlSerializer and XrML write them."""
+    return [c for c in el if c.tag == name] if el is not None else []
 
 
 def _kid(el, *path):
-    """The first element along ``path`` (local names, namespaces ignored), or None."""
+    """The element along ``path``, or None. A field given twice is refused: readers differ on which one counts (the
+    first here, the last for XmlSerializer), and a file read two ways is how a key gets past a check."""
     for name in path:
         found = _kids(el, name)
+        if len(found) > 1:
+            raise TpdError('<%s> holds %d <%s> elements; an export holds one' % (el.tag, len(found), name))
         if not found:
             return None
         el = found[0]
     return el
+
+
+_DIGITS = re.compile(r'^[0-9]{1,10}$')
+
+
+def _int(text, what):
+    """A decimal integer as .NET writes one (ASCII digits only), or TpdError."""
+    if not _DIGITS.match(text or ''):
+        raise TpdError('%s is %r, not a number' % (what, (text or '')[:32]))
+    return int(text)
 
 
 def _text(el, *path):
@@ -224,8 +239,8 @@ def _xsi_type(el):
 
 def _single_item(root, what, want):
     """The one anyType item of an XmlSerializer ArrayList, of type ``want``."""
-    if _local(root.tag) != 'ArrayOfAnyType':
-        raise TpdError('%s is a <%s> document, not the <ArrayOfAnyType> an AD RMS TPD export is' % (what, _local(root.tag)))
+    if root.tag != 'ArrayOfAnyType':
+        raise TpdError('%s is a <%s> document, not the <ArrayOfAnyType> an AD RMS TPD export is' % (what, root.tag))
     items = _kids(root, 'anyType')
     if len(items) != 1:
         raise TpdError('%s holds %d items; an export holds exactly one %s' % (what, len(items), want))
@@ -272,15 +287,18 @@ def _public_key(el, what, problems):
     if algorithm.upper() != 'RSA':
         problems.append('%s\'s public key is %r, not RSA' % (what, algorithm))
         return None
+    names = [p.get('name') for p in _kids(el, 'PARAMETER')]
+    if len(set(names)) != len(names):
+        raise TpdError('%s\'s public key gives a PARAMETER twice' % what)
     params = dict((p.get('name'), _kid(p, 'VALUE')) for p in _kids(el, 'PARAMETER'))
     exp, mod = params.get('public-exponent'), params.get('modulus')
     if exp is None or mod is None:
         problems.append('%s\'s public key lacks its %s' % (what, 'modulus' if mod is None else 'public exponent'))
         return None
     try:
-        exponent = int(_text(exp))
+        exponent = _int(_text(exp), '%s\'s public exponent' % what)
         raw = _b64(mod.text, '%s\'s modulus' % what)
-        size = int(mod.get('size')) if mod.get('size') else None
+        size = _int(mod.get('size'), '%s\'s modulus size' % what) if mod.get('size') else None
     except (ValueError, TpdError) as e:
         problems.append('%s\'s public key cannot be read: %s' % (what, e))
         return None
@@ -306,15 +324,18 @@ def _guid(text):
 
 def _name_of(text):
     """'LCID 1033:NAME Confidential;DESCRIPTION ...;' -> 'Confidential' (the first NAME), else the text."""
-    m = re.search(r'(?:^|[:;])\s*NAME\s+([^;]*);', text or '')
-    return m.group(1).strip() if m else (text or '').strip()
+    for part in (text or '').split(';'):
+        field = part.rsplit(':', 1)[-1].strip()
+        if field.startswith('NAME '):
+            return field[5:].strip()
+    return (text or '').strip()[:256]
 
 
 def read_slc(xrml, problems):
     """The SLC (an XrML string) -> dict, or None with the problems added. The SLC's key is the one beside
     ISSUEDPRINCIPALS/PRINCIPAL/OBJECT, never the ISSUER's."""
     root = parse_untrusted_xml(xrml, 'the Server Licensor Certificate')
-    body = _kid(root, 'BODY') if _local(root.tag) == 'XrML' else None
+    body = _kid(root, 'BODY') if root.tag == 'XrML' else None
     if body is None:
         problems.append('the Server Licensor Certificate is not an XrML document with a BODY')
         return None
@@ -488,15 +509,16 @@ def read_tpd(data, password):
            'key_container': _text(ki, 'strKeyContainerName'), 'csp_type': None, 'key_number': None,
            'tpd_id': None, 'slc_id': None, 'display_name': '', 'cryptographic_mode': None, 'slc_spki': None,
            'slc_spki_sha256': None, 'slc_key_size': None, 'modulus_byte_order': None, 'templates': [],
-           'embedded_key_matches_slc': None, 'private_key': None, 'slc_readings': [], 'problems': problems,
+           'slc_spki_sha256_other_order': None, 'embedded_key_matches_slc': None, 'private_key': None,
+           'slc_readings': [], 'problems': problems,
            'notes': notes}
     for field, name in (('csp_type', 'nCSPType'), ('key_number', 'nKeyNumber')):
         value = _text(ki, name)
         if value:
             try:
-                tpd[field] = int(value)
-            except ValueError:
-                problems.append('%s is %r, not a number' % (name, value))
+                tpd[field] = _int(value, name)
+            except TpdError as e:
+                problems.append(str(e))
 
     chain = [s.text or '' for s in _kids(_kid(tdd, 'm_strLicensorCertChain'), 'string')]
     slc = read_slc(chain[0], problems) if chain and chain[0].strip() else None
@@ -556,6 +578,9 @@ def _slc_key(tpd, slc, problems, notes):
 
 def _take_reading(tpd, index):
     tpd['modulus_byte_order'], tpd['slc_key_size'], tpd['slc_spki'], tpd['slc_spki_sha256'] = tpd['slc_readings'][index]
+    # without a key to decide, the other byte order's fingerprint is shown too, for the witnesses to compare
+    others = [r[3] for i, r in enumerate(tpd['slc_readings']) if i != index]
+    tpd['slc_spki_sha256_other_order'] = others[0] if others and tpd['private_key'] is None else None
 
 
 def _mode_checks(tpd, slc, problems, notes):
@@ -597,6 +622,15 @@ def matches_slc(tpd, spki_sha256):
             _take_reading(tpd, index)
             return True
     return False
+
+
+def check_held(tpd, held_spki_sha256, held_key_identifier):
+    """A TPD the tenant holds already (by its ID) counts as this one only when it holds this TPD's key: an ID is no
+    secret, and a TPD imported first under it with another key must not pass for this one."""
+    if not matches_slc(tpd, held_spki_sha256):
+        raise TpdError('the tenant holds TPD %s already, with key %s (%s), not this export\'s key %s: someone imported '
+                       'another key under this TPD\'s ID. Nothing was imported; find out who, before going on'
+                       % (tpd['tpd_id'], held_spki_sha256, held_key_identifier, tpd['slc_spki_sha256']))
 
 
 def public_view(tpd):

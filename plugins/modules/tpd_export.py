@@ -142,16 +142,24 @@ SIGN_MECHANISMS = {1: 'CKM_SHA1_RSA_PKCS', 2: 'CKM_SHA256_RSA_PKCS'}
 
 
 def _existing(p, tpd_id, spki_sha256):
-    with open(p['dest'], 'rb') as f:
-        try:
-            have = _tpd.read_tpd(f.read(), p['protection_password'])
-        except ByokError as e:
-            raise ByokError('%s exists and is not this TPD (%s); it is never overwritten' % (p['dest'], e))
-    if have['tpd_id'] != tpd_id or not _tpd.matches_slc(have, spki_sha256) or have['key_storage'] != 'hsm':
-        raise ByokError('%s exists for another TPD or key; it is never overwritten' % p['dest'])
-    if have['password_scheme'] != p['password_scheme']:
-        raise ByokError('%s exists with password scheme %s, not %s; it is never overwritten'
-                        % (p['dest'], have['password_scheme'], p['password_scheme']))
+    """An export at dest must be the one asked for, in every field the module writes; it is never overwritten."""
+    try:
+        have = _tpd.read_tpd(_tpd.read_export_file(p['dest'], 'dest'), p['protection_password'])
+    except ByokError as e:
+        raise ByokError('%s exists and is not this TPD (%s); it is never overwritten' % (p['dest'], e))
+    differs = [what for what, same in (
+        ('TPD ID', have['tpd_id'] == tpd_id),
+        ('key', have['key_storage'] == 'hsm' and _tpd.matches_slc(have, spki_sha256)
+         and have['modulus_byte_order'] == 'little-endian'),
+        ('password scheme %s' % have['password_scheme'], have['password_scheme'] == p['password_scheme']),
+        ('cryptographic mode', have['cryptographic_mode'] == p['cryptographic_mode']),
+        ('display name', have['display_name'] == p['display_name']),
+        ('key container', have['key_container'] == p['ident']),
+        ('templates', [t['name'] for t in have['templates']] == p['templates']),
+        ('soundness (%s)' % '; '.join(have['problems']), not have['problems']))
+        if not same]
+    if differs:
+        raise ByokError('%s exists with another %s; it is never overwritten' % (p['dest'], ', '.join(differs)))
 
 
 def _export(p, session, name, tpd_id):

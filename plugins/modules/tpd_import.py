@@ -30,26 +30,14 @@ description:
     password is wrong)), any problem M(keyceremony.byok.tpd_info) reports (mode and key size that disagree, a CSP type
     the mode does not allow, an embedded key that is not the SLC's, no SLC, ...), an HSM TPD without its key, an HSM
     key package or Key Vault key that is not the SLC's key, a package for another tenant, a file over 5 MiB.
-requirements:
-  - defusedxml (every XML layer of the export is parsed with it, refusing DTDs, entities and external references in any
-    encoding)
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - keyceremony.byok.tpd
   - keyceremony.byok.tenant
   - keyceremony.byok.attributes
   - keyceremony.byok.attributes.CHANGES
 options:
-  tpd_file:
-    description:
-      - The exported TPD (XML).
-    type: path
-    required: true
-  protection_password:
-    description:
-      - The password the TPD was exported with. Never logged.
-    type: str
-    required: true
   hsm_key_file:
     description:
       - For a TPD whose key is in an HSM, the transfer package of that key (made by M(keyceremony.byok.transfer_package)
@@ -135,7 +123,8 @@ from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
-from ansible_collections.keyceremony.byok.plugins.module_utils._module import TENANT_ARGS, new_module, run, spec, tenant_client
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
+    TENANT_ARGS, TPD_ARGS, new_module, run, spec, tenant_client)
 
 
 def _read(path, what):
@@ -175,7 +164,8 @@ def work(module):
         if held:
             keys = client.call('GET', client.tenant_path('/keys'), action='Get-AadrmKeys')
             key = next((k for k in keys if k['KeyIdentifier'] == held[0]['key_identifier']), None)
-            return dict(result, changed=False, tpd=held[0], key=key)
+            _tpd.check_held(tpd, (key or {}).get('SpkiSha256'), held[0]['key_identifier'])
+            return dict(result, changed=False, tpd=held[0], key=key, slc_spki_sha256=tpd['slc_spki_sha256'])
         if p['active'] and not p['force']:
             raise ByokError('importing a TPD with active=true makes its key the tenant\'s active key and archives the '
                             'one in use; it cannot be undone. Set force=true to confirm')
@@ -190,9 +180,8 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(TENANT_ARGS, tpd_file={'type': 'path', 'required': True},
-                             protection_password={'type': 'str', 'required': True, 'no_log': True},
-                             hsm_key_file={'type': 'path'}, key_vault_key_url={'type': 'str', 'no_log': False},
+    module = new_module(spec(TENANT_ARGS, TPD_ARGS, hsm_key_file={'type': 'path'},
+                             key_vault_key_url={'type': 'str', 'no_log': False},
                              active={'type': 'bool', 'required': True},
                              friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('hsm_key_file', 'key_vault_key_url')], needs_hsm=False)

@@ -17,31 +17,18 @@ description:
     import would refuse. It is the check an administrator runs before the irreversible import with
     M(keyceremony.byok.tpd_import).
   - Runs on either workstation; it needs no network and no HSM, and changes nothing.
-  - The password is tried with the v2 key derivation (the default export), then with v1 (C(-V1Compatible)).
-  - Every XML layer - the file, the inner document, the SLC and each template - is parsed with defusedxml, refusing a
-    DTD, an entity or an external reference in any encoding. A file larger than 5 MiB is refused before it is read.
+  - A file larger than 5 MiB is refused before it is read.
   - A wrong password fails with C(Trusted Publishing Domain data is corrupted, or the password is wrong) and nothing
     else. The export has no MAC, so altered encrypted data fails the same way.
   - The private key of a software-protected TPD is read only to check that it is the SLC's key; it is never returned.
   - The format, and which of its points are inferred, is described in the collection's C(docs/tpd.md).
-requirements:
-  - defusedxml
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - keyceremony.byok.tpd
   - keyceremony.byok.attributes
   - keyceremony.byok.attributes.INFO_MODULE
-options:
-  tpd_file:
-    description:
-      - The exported TPD (XML).
-    type: path
-    required: true
-  protection_password:
-    description:
-      - The password the TPD was exported with. Never logged.
-    type: str
-    required: true
+options: {}
 seealso:
   - module: keyceremony.byok.tpd_import
   - module: keyceremony.byok.tpd_export
@@ -108,6 +95,14 @@ slc_spki_sha256:
   returned: success
   type: str
   sample: 9b1c6f3e2d4a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344
+slc_spki_sha256_other_order:
+  description:
+    - When the SLC's modulus is a valid key in either byte order and no embedded key decides, the fingerprint of the
+      other reading (big-endian), so that the HSM key's fingerprint can be compared with both; V(null) otherwise.
+    - Only one of the two can be anyone's key; M(keyceremony.byok.tpd_import) takes the one the key package holds.
+  returned: success
+  type: str
+  sample: null
 slc_key_size:
   description: The SLC key's size in bits.
   returned: success
@@ -189,11 +184,11 @@ notes:
 '''
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
-from ansible_collections.keyceremony.byok.plugins.module_utils._module import new_module, run
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import TPD_ARGS, new_module, run, spec
 
 
 FIELDS = ('password_scheme', 'outer_encoding', 'inner_encoding', 'cryptographic_mode', 'tpd_id', 'slc_id',
-          'display_name', 'slc_spki_sha256', 'slc_key_size', 'modulus_byte_order', 'key_storage', 'csp_name',
+          'display_name', 'slc_spki_sha256', 'slc_spki_sha256_other_order', 'slc_key_size', 'modulus_byte_order', 'key_storage', 'csp_name',
           'csp_type', 'key_container', 'key_number', 'key_id', 'key_id_type', 'embedded_key_matches_slc', 'templates',
           'problems', 'notes')
 
@@ -205,8 +200,7 @@ def work(module):
 
 
 def main():
-    module = new_module({'tpd_file': {'type': 'path', 'required': True},
-                         'protection_password': {'type': 'str', 'required': True, 'no_log': True}}, needs_hsm=False)
+    module = new_module(spec(TPD_ARGS), needs_hsm=False)
     run(module, work)
 
 

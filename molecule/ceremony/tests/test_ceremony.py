@@ -80,7 +80,7 @@ def test_the_migrated_tpds_are_ad_rms_exports_of_the_hsm_key(controller):
         unpadder = padding.PKCS7(128).unpadder()
         inner = unpadder.update(decryptor.update(blob) + decryptor.finalize()) + unpadder.finalize()
         assert b'xsi:type="TrustedDocDomain"' in inner and b'<strKeyContainerName>adrms2019<' in inner
-        assert b'type=&quot;Server-Licensor-Certificate&quot;' in inner and b'Rehearsal SLC' in inner
+        assert b'&lt;OBJECT type="Server-Licensor-Certificate"&gt;' in inner and b'Rehearsal SLC' in inner
 
 
 def test_the_transcript_on_the_controller(controller):

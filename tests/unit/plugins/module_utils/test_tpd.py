@@ -289,3 +289,102 @@ def test_a_50_mb_file_is_refused_before_it_is_parsed(keys, tmp_path):
 def test_not_an_export(data, msg):
     with pytest.raises(_tpd.TpdError, match=msg):
         _tpd.read_tpd(data, PASSWORD)
+
+
+# ---------------------------------------------------------------- what a review found
+
+def test_password_keys_known_answers():
+    # regression values: v2 = SHA-256("password" as UTF-16LE)[:16]; v1 = 100 rounds of SHA-1 over "password" (the
+    # count .NET PasswordDeriveBytes makes: 99 for its base value, one more for the first bytes)
+    assert _tpd.password_key('password', 'v2').hex() == 'e201065d0554652615c320c00a1d5bc8'
+    assert _tpd.password_key('password', 'v1').hex() == '3a175af6d49704536b9df8ff67bdc1df'
+
+
+def test_v1_is_found_even_when_the_v2_key_happens_to_unpad(keys):
+    """About one v1 export in 256 decrypts under the v2 key with valid padding: the reader goes on to v1 because the
+    plaintext is not XML, not because the padding failed."""
+    inner = ind.inner(ind.slc(keys[2048], SLC_ID), [])
+    for n in range(5000):
+        password = 'password %d' % n
+        ciphertext = ind.encrypt(ind.key_v1(password), inner)
+        try:
+            _crypto.aes_cbc_decrypt(ind.key_v2(password), ind.IV, ciphertext)
+        except _crypto.PaddingError:
+            continue
+        break
+    else:
+        pytest.fail('no password of 5000 gave a v2 padding that verifies')
+    data = ind.export(password, b'', None, raw_info=base64.b64encode(ciphertext).decode('ascii'))
+    assert _tpd.read_tpd(data, password)['password_scheme'] == 'v1'
+
+
+def test_an_ambiguous_modulus_shows_both_fingerprints():
+    while True:  # about one key in four reads as a modulus in both byte orders
+        key = rsa.generate_private_key(65537, 2048)
+        n = key.public_key().public_numbers().n
+        be = int.from_bytes(n.to_bytes(256, 'little'), 'big')
+        if be & 1 and be.bit_length() == 2048:
+            break
+    data = ind.export(PASSWORD, ind.inner(ind.slc(key, SLC_ID, order='big'), []), None)
+    tpd = _tpd.read_tpd(data, PASSWORD)
+    assert tpd['modulus_byte_order'] == 'little-endian' and tpd['slc_spki_sha256_other_order'] == ind.spki_sha256(key)
+    assert any('either byte order' in note for note in tpd['notes'])
+    assert _tpd.matches_slc(tpd, ind.spki_sha256(key))
+    assert tpd['modulus_byte_order'] == 'big-endian' and tpd['slc_spki_sha256'] == ind.spki_sha256(key)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize('where', ['m_strKeyData', 'PUBLICKEY', 'PARAMETER'])
+def test_a_field_given_twice_is_refused(keys, where):
+    # XmlSerializer keeps the last of two fields, a first-wins reader the first: a file read two ways is refused
+    key = keys[2048]
+    slc = ind.slc(key, SLC_ID)
+    if where == 'PUBLICKEY':
+        other = ind.xrml_key(rsa.generate_private_key(65537, 2048).public_key())
+        slc = slc.replace('</PRINCIPAL>', other + '</PRINCIPAL>')
+    if where == 'PARAMETER':
+        slc = slc.replace('<PARAMETER name="modulus">', '<PARAMETER name="public-exponent"><VALUE '
+                          'encoding="integer32">3</VALUE></PARAMETER><PARAMETER name="modulus">', 2)
+    data = ind.export(PASSWORD, ind.inner(slc, []), ind.privatekeyblob(key))
+    if where == 'm_strKeyData':
+        data = data.replace(b'<m_strKeyData>', b'<m_strKeyData /><m_strKeyData>')
+    with pytest.raises(_tpd.TpdError, match='holds 2 <%s> elements; an export holds one|gives a PARAMETER twice'
+                       % where):
+        _tpd.read_tpd(data, PASSWORD)
+
+
+@pytest.mark.bad_input
+def test_a_field_in_another_namespace_does_not_count(keys):
+    key = keys[2048]
+    slc = ind.slc(key, SLC_ID).replace('<ISSUEDPRINCIPALS>', '<ISSUEDPRINCIPALS xmlns="urn:elsewhere">')
+    tpd = _tpd.read_tpd(ind.export(PASSWORD, ind.inner(slc, []), ind.privatekeyblob(key)), PASSWORD)
+    assert tpd['problems'] == ['the Server Licensor Certificate has no public key'] and tpd['slc_spki_sha256'] is None
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize('number', ['6_5537', '\u0666\u0665\u0665\u0663\u0667', '65537' * 10])
+def test_numbers_are_ascii_digits(keys, number):
+    key = keys[2048]
+    slc = ind.slc(key, SLC_ID).replace('encoding="integer32">65537<', 'encoding="integer32">%s<' % number)
+    tpd = _tpd.read_tpd(ind.export(PASSWORD, ind.inner(slc, []), ind.privatekeyblob(key)), PASSWORD)
+    assert len(tpd['problems']) == 1 and 'public exponent is' in tpd['problems'][0] and 'not a number' in \
+        tpd['problems'][0]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize('encoding', ['utf-16', 'utf-8-sig'])
+def test_a_declaration_of_megabytes_costs_no_more_than_reading_it(encoding):
+    # a backtracking pattern over "<?xml" and spaces took 4 s for 80 KB, quadratic: hours for 5 MiB
+    data = ('<?xml' + ' ' * (2 * 1024 * 1024)).encode(encoding)
+    started = time.monotonic()
+    with pytest.raises(_tpd.TpdError, match='not well-formed XML'):
+        _tpd.read_tpd(data, PASSWORD)
+    assert time.monotonic() - started < 2
+
+
+def test_a_template_name_of_megabytes_costs_no_more_than_reading_it():
+    started = time.monotonic()
+    assert _tpd._name_of(':NAME a' * 500000) == 'a'
+    assert _tpd._name_of('x' * 1000) == 'x' * 256
+    assert _tpd._name_of('LCID 1033:NAME Confidential;DESCRIPTION x;LCID 1036:NAME Confidentiel;') == 'Confidential'
+    assert time.monotonic() - started < 1

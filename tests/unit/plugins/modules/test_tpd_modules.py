@@ -149,6 +149,33 @@ def test_hsm_tpd_with_a_package_for_another_tenant(tenants):
     assert got['created'] and got['key']['status'] == 'Active' and got['key']['spki_sha256'] == ind.spki_sha256(key)
 
 
+@pytest.mark.bad_input
+def test_a_tpd_id_taken_by_another_key_is_no_tpd_held(tenants):
+    """A tenant session may import a TPD under any ID first; the real export of that ID is then refused, not taken
+    for one the tenant holds already."""
+    tenant = tenants[0]
+    theirs, ours = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
+    tpd_id = '61111111-2222-4333-8444-555555555555'
+    tenant.import_tpd(independent(theirs, tpd_id), PASSWORD, None, active=False)
+    package = software_package(tenant, 'ours', key=ours)[0]
+    with pytest.raises(ByokError, match='the tenant holds TPD %s already, with key %s' % (tpd_id, ind.spki_sha256(theirs))):
+        tenant.import_tpd(independent(ours, tpd_id, blob=False), PASSWORD, package, active=True)
+
+
+def test_a_big_endian_slc_is_matched_by_its_package(tenants):
+    tenant = tenants[0]
+    while True:  # a key whose modulus reads as one in both byte orders: the package decides
+        key = rsa.generate_private_key(65537, 2048)
+        n = key.public_key().public_numbers().n
+        be = int.from_bytes(n.to_bytes(256, 'little'), 'big')
+        if be & 1 and be.bit_length() == 2048:
+            break
+    slc = ind.slc(key, '81111111-2222-4333-8444-555555555555', order='big')
+    data = ind.export(PASSWORD, ind.inner(slc, []), None)
+    got = tenant.import_tpd(data, PASSWORD, software_package(tenant, 'be', key=key)[0], active=False)
+    assert got['created'] and got['key']['spki_sha256'] == ind.spki_sha256(key)
+
+
 # ---------------------------------------------------------------- the migration, through the modules
 
 @pytest.fixture(scope='module')
@@ -216,7 +243,9 @@ def test_tpd_export_four_way(migration):
     assert [t['name'] for t in info['templates']] == ['Confidential', 'Internal']
     # the same TPD asked with another password scheme is not this file
     r = run_module(tpd_export, dict(args, password_scheme='v1'))
-    assert r.failed and 'exists with password scheme v2, not v1; it is never overwritten' in r['msg']
+    assert r.failed and 'exists with another password scheme v2; it is never overwritten' in r['msg']
+    r = run_module(tpd_export, dict(args, templates=['Confidential']))
+    assert r.failed and 'exists with another templates; it is never overwritten' in r['msg']
 
 
 def test_tpd_export_v1_and_a_legacy_key(migration):
