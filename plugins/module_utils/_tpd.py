@@ -209,7 +209,7 @@ def _kid(el, *path):
     return el
 
 
-_DIGITS = re.compile(r'^[0-9]{1,10}$')
+_DIGITS = re.compile(r'[0-9]{1,10}\Z')
 
 
 def _int(text, what):
@@ -322,12 +322,15 @@ def _guid(text):
     return g if GUID_RE.match(g) else None
 
 
+_NAME_FIELD = re.compile(r'\s{0,64}(?:LCID\s{1,8}[0-9]{1,10}\s{0,8}:\s{0,8})?NAME\s(.*)', re.S)
+
+
 def _name_of(text):
     """'LCID 1033:NAME Confidential;DESCRIPTION ...;' -> 'Confidential' (the first NAME), else the text."""
     for part in (text or '').split(';'):
-        field = part.rsplit(':', 1)[-1].strip()
-        if field.startswith('NAME '):
-            return field[5:].strip()
+        field = _NAME_FIELD.match(part)
+        if field:
+            return field.group(1).strip()
     return (text or '').strip()[:256]
 
 
@@ -486,6 +489,9 @@ def read_tpd(data, password):
     outer_encoding = detect_encoding(data)[0]
     item = _single_item(parse_untrusted_xml(data, 'the TPD export'), 'the TPD export', 'EncryptedTrustedDocDomain')
     info_el = _kid(item, 'm_strTrustedDocDomainInfo')
+    for field in (info_el, _kid(item, 'm_strKeyData')):
+        if field is not None and len(field):
+            raise TpdError('%s holds elements; it holds base64 text only' % field.tag)
     if info_el is None or not (info_el.text or '').strip():
         raise TpdError('the TPD export has no m_strTrustedDocDomainInfo: there is no trusted publishing domain in it')
     ciphertext = _b64(info_el.text, 'm_strTrustedDocDomainInfo')

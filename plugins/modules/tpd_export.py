@@ -24,8 +24,9 @@ description:
     O(password_scheme=v1) with the one of C(Export-RmsTPD -V1Compatible).
   - It stands in for the AD RMS side in rehearsals and tests of the HSM-to-HSM migration; the key itself travels
     separately, as a transfer package made by M(keyceremony.byok.transfer_package).
-  - Idempotent; an existing file for the same TPD, key and password scheme gives C(changed=false), anything else there
-    is never overwritten.
+  - Idempotent; an existing file that holds what would be written (the same TPD ID, key, password scheme, mode,
+    display name, key information and template names, and no problem) gives C(changed=false); anything else there is
+    never overwritten.
 requirements:
   - defusedxml (an existing export is parsed with it, refusing DTDs, entities and external references in any encoding)
 author:
@@ -64,7 +65,8 @@ options:
     choices: [1, 2]
   templates:
     description:
-      - Names of the rights-policy templates the TPD carries.
+      - Names of the rights-policy templates the TPD carries, each written as one signed XrML template. A name holds no
+        C(;) and no spaces at either end (AD RMS writes names as C(LCID 1033:NAME <name>;)).
     type: list
     elements: str
     default: []
@@ -156,6 +158,8 @@ def _existing(p, tpd_id, spki_sha256):
         ('display name', have['display_name'] == p['display_name']),
         ('key container', have['key_container'] == p['ident']),
         ('templates', [t['name'] for t in have['templates']] == p['templates']),
+        ('key information', (have['key_id'], have['key_id_type'], have['csp_type'], have['csp_name'], have['key_number'])
+         == ('{%s}' % tpd_id.upper(), 'MS-GUID', 24, NCIPHER_CSP, 1)),
         ('soundness (%s)' % '; '.join(have['problems']), not have['problems']))
         if not same]
     if differs:
@@ -186,6 +190,10 @@ def work(module):
     tpd_id = p['tpd_id'].strip().strip('{}').lower()
     if not _tpd.GUID_RE.match(tpd_id):
         raise ByokError('tpd_id %r is not a GUID' % p['tpd_id'])
+    for template in p['templates']:
+        if not template or template != template.strip() or ';' in template or len(template) > 256:
+            raise ByokError('template name %r cannot be written as AD RMS writes names (LCID 1033:NAME <name>;): give '
+                            'one without ";", without spaces at either end, of at most 256 characters' % template)
     name = key_name(p['app_name'], p['ident'])
     with Hsm(p['pkcs11_module']) as hsm:
         with WorldContext(hsm, p['world_dir'], p['token_label']).user_session() as session:

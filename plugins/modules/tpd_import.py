@@ -49,6 +49,12 @@ options:
       - For a TPD whose key is in an HSM, the versioned URL of that key in the tenant's Azure Key Vault, imported there by
         M(keyceremony.byok.keyvault_byok_import). The key must be the TPD's Server Licensor Certificate's key.
     type: str
+  expect_spki_sha256:
+    description:
+      - The fingerprint (SHA-256 of the DER SubjectPublicKeyInfo) the TPD's key must have - the HSM key's, as the offline
+        workstation showed it. A TPD whose SLC key is another (in either modulus byte order) is refused before the
+        tenant is asked. The migration role gives it for the TPD it makes active.
+    type: str
   active:
     description:
       - Whether the TPD's key becomes the tenant's active key (the first TPD of a migration) or is stored archived.
@@ -121,6 +127,7 @@ import base64
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
+from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
@@ -139,6 +146,11 @@ def work(module):
     p = module.params
     data = _tpd.read_export_file(p['tpd_file'])
     tpd = _tpd.check_importable(_tpd.read_tpd(data, p['protection_password']))
+    if p['expect_spki_sha256']:
+        expected = normalize_sha256(p['expect_spki_sha256'], 'expect_spki_sha256')
+        if not _tpd.matches_slc(tpd, expected):
+            raise ByokError('the TPD\'s Server Licensor Certificate is key %s, not %s (expect_spki_sha256): this export '
+                            'is not the one of the key that was packaged' % (tpd['slc_spki_sha256'], expected))
     package = None
     if tpd['key_storage'] == 'hsm' and p['key_vault_key_url']:
         parse_kid(p['key_vault_key_url'], what='key_vault_key_url')
@@ -181,7 +193,7 @@ def work(module):
 
 def main():
     module = new_module(spec(TENANT_ARGS, TPD_ARGS, hsm_key_file={'type': 'path'},
-                             key_vault_key_url={'type': 'str', 'no_log': False},
+                             key_vault_key_url={'type': 'str', 'no_log': False}, expect_spki_sha256={'type': 'str'},
                              active={'type': 'bool', 'required': True},
                              friendly_name={'type': 'str'}, force={'type': 'bool', 'default': False}),
                         mutually_exclusive=[('hsm_key_file', 'key_vault_key_url')], needs_hsm=False)

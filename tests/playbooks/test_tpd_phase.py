@@ -89,6 +89,15 @@ def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path):
         assert tenant.service.store.tpds(tenant.tenant_id) == []
         assert ind.spki_sha256(planted) not in [k['spki_sha256'] for k in tenant.service.store.keys(tenant.tenant_id)]
         assert PASSWORD not in out and ADMIN not in out
+        # the record rewritten too, for the planted package: only the key pinned from the offline workstation stops it
+        record = json.loads((media / 'offline-offline-ws.json').read_text())
+        (media / 'offline-offline-ws.json').write_text(json.dumps(
+            dict(record, package_sha256=hashlib.sha256(planted_package).hexdigest())))
+        code, out = _run(tmp_path, variables)
+        assert code == 2 and 'is not what the offline workstation made: key %s in %s' % (
+            ind.spki_sha256(real), PACKAGE) in out, out[-3000:]
+        assert tenant.service.store.tpds(tenant.tenant_id) == []
+        (media / 'offline-offline-ws.json').write_text(json.dumps(record))
         # the real files: imported, the first active, the possession proof against the pinned key
         (media / 'contoso-tpd-2019.xml').write_bytes(tpd_of(real))
         (media / PACKAGE).write_bytes(real_package)

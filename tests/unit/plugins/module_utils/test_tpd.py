@@ -84,6 +84,11 @@ def test_round_trip(keys, storage, scheme, outer, inner, order):
     assert 'private_key' not in shown and str(key.private_numbers().d) not in shown
 
 
+def test_a_template_name_with_a_colon_reads_back(keys):
+    tpd = _tpd.read_tpd(written(keys[2048], templates=('Secret: HR', 'Internal')), PASSWORD)
+    assert [t['name'] for t in tpd['templates']] == ['Secret: HR', 'Internal']
+
+
 def test_the_rehearsal_slc_says_so(keys):
     data = written(keys[2048])
     tpd = _tpd.read_tpd(data, PASSWORD)
@@ -354,6 +359,13 @@ def test_a_field_given_twice_is_refused(keys, where):
 
 
 @pytest.mark.bad_input
+def test_elements_inside_the_base64_fields_are_refused(keys):
+    data = _independent(keys).replace(b'<m_strKeyData>', b'<m_strKeyData><x/>')
+    with pytest.raises(_tpd.TpdError, match='m_strKeyData holds elements; it holds base64 text only'):
+        _tpd.read_tpd(data, PASSWORD)
+
+
+@pytest.mark.bad_input
 def test_a_field_in_another_namespace_does_not_count(keys):
     key = keys[2048]
     slc = ind.slc(key, SLC_ID).replace('<ISSUEDPRINCIPALS>', '<ISSUEDPRINCIPALS xmlns="urn:elsewhere">')
@@ -372,6 +384,14 @@ def test_numbers_are_ascii_digits(keys, number):
 
 
 @pytest.mark.bad_input
+def test_a_number_with_a_newline_is_no_number(keys):
+    key = keys[2048]
+    slc = ind.slc(key, SLC_ID).replace('size="2048">', 'size="2048&#10;">')
+    tpd = _tpd.read_tpd(ind.export(PASSWORD, ind.inner(slc, []), ind.privatekeyblob(key)), PASSWORD)
+    assert len(tpd['problems']) == 1 and "modulus size is '2048\\n', not a number" in tpd['problems'][0]
+
+
+@pytest.mark.bad_input
 @pytest.mark.parametrize('encoding', ['utf-16', 'utf-8-sig'])
 def test_a_declaration_of_megabytes_costs_no_more_than_reading_it(encoding):
     # a backtracking pattern over "<?xml" and spaces took 4 s for 80 KB, quadratic: hours for 5 MiB
@@ -384,7 +404,10 @@ def test_a_declaration_of_megabytes_costs_no_more_than_reading_it(encoding):
 
 def test_a_template_name_of_megabytes_costs_no_more_than_reading_it():
     started = time.monotonic()
-    assert _tpd._name_of(':NAME a' * 500000) == 'a'
+    assert _tpd._name_of(':NAME a' * 500000) == (':NAME a' * 500000)[:256]
+    assert _tpd._name_of('LCID 1033:NAME ' + 'a ' * 1000000 + ';') == ('a ' * 1000000).strip()
     assert _tpd._name_of('x' * 1000) == 'x' * 256
     assert _tpd._name_of('LCID 1033:NAME Confidential;DESCRIPTION x;LCID 1036:NAME Confidentiel;') == 'Confidential'
+    assert _tpd._name_of('LCID 1033:NAME Secret: HR;DESCRIPTION a: b;') == 'Secret: HR'
+    assert _tpd._name_of('NAME Internal;') == 'Internal'
     assert time.monotonic() - started < 1

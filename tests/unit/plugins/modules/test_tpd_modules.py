@@ -259,6 +259,13 @@ def test_tpd_export_v1_and_a_legacy_key(migration):
 
 
 @pytest.mark.bad_input
+def test_tpd_export_refuses_a_name_it_cannot_write(migration):
+    r = run_module(tpd_export, dict(_export(migration, 'adrms2019', 'b2222222-2222-4333-8444-555555555555'),
+                                    templates=['HR; Finance']))
+    assert r.failed and "template name 'HR; Finance' cannot be written as AD RMS writes names" in r['msg']
+
+
+@pytest.mark.bad_input
 def test_tpd_export_refuses_a_mode_that_does_not_fit(migration):
     r = run_module(tpd_export, dict(_export(migration, 'adrms2012', 'b1111111-2222-4333-8444-555555555555'),
                                     cryptographic_mode=2))
@@ -314,6 +321,9 @@ def test_tpd_import_refusals(migration):
     assert r.failed and 'give hsm_key_file' in r['msg']
     r = run_module(tpd_import, dict(base, active=True))
     assert r.failed and 'force=true' in r['msg']
+    r = run_module(tpd_import, dict(base, expect_spki_sha256=m['keys']['adrms2012']['spki']))
+    assert r.failed and 'is key %s, not %s (expect_spki_sha256)' % (m['keys']['adrms2019']['spki'],
+                                                                      m['keys']['adrms2012']['spki']) in r['msg']
     # a software-protected TPD carries its key: a package given with it is a mistake
     soft = rsa.generate_private_key(65537, 2048)
     path = os.path.join(m['base'], 'soft-tpd.xml')
