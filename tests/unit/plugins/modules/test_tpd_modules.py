@@ -322,8 +322,8 @@ def test_tpd_import_refusals(migration):
     r = run_module(tpd_import, dict(base, active=True))
     assert r.failed and 'force=true' in r['msg']
     r = run_module(tpd_import, dict(base, expect_spki_sha256=m['keys']['adrms2012']['spki']))
-    assert r.failed and 'is key %s, not %s (expect_spki_sha256)' % (m['keys']['adrms2019']['spki'],
-                                                                      m['keys']['adrms2012']['spki']) in r['msg']
+    wanted = 'is key %s, not %s (expect_spki_sha256)' % (m['keys']['adrms2019']['spki'], m['keys']['adrms2012']['spki'])
+    assert r.failed and wanted in r['msg']
     # a software-protected TPD carries its key: a package given with it is a mistake
     soft = rsa.generate_private_key(65537, 2048)
     path = os.path.join(m['base'], 'soft-tpd.xml')
