@@ -148,7 +148,8 @@ def _existing(p, tpd_id, spki_sha256):
     try:
         have = _tpd.read_tpd(_tpd.read_export_file(p['dest'], 'dest'), p['protection_password'])
     except ByokError as e:
-        raise ByokError('%s exists and is not this TPD (%s); it is never overwritten' % (p['dest'], e))
+        raise ByokError('%s exists and is not this TPD (%s); it is never overwritten: move it away to export again'
+                        % (p['dest'], e))
     differs = [what for what, same in (
         ('TPD ID', have['tpd_id'] == tpd_id),
         ('key', have['key_storage'] == 'hsm' and _tpd.matches_slc(have, spki_sha256)
@@ -163,7 +164,8 @@ def _existing(p, tpd_id, spki_sha256):
         ('soundness (%s)' % '; '.join(have['problems']), not have['problems']))
         if not same]
     if differs:
-        raise ByokError('%s exists with another %s; it is never overwritten' % (p['dest'], ', '.join(differs)))
+        raise ByokError('%s exists with another %s; it is never overwritten: move it away to export again'
+                        % (p['dest'], ', '.join(differs)))
 
 
 def _export(p, session, name, tpd_id):
