@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.keyceremony.byok.tenant import datadir
 from ansible_collections.keyceremony.byok.tests.unit import independent_tpd as ind
-from ansible_collections.keyceremony.byok.tests.unit.helpers import TenantServer, software_package
+from ansible_collections.keyceremony.byok.tests.unit.helpers import (
+    STRATEGIES, TenantServer, software_package, strategy_env)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
@@ -42,11 +43,11 @@ PLAYBOOK = '''
 '''
 
 
-def _run(tmp_path, variables):
+def _run(tmp_path, variables, strategy):
     (tmp_path / 'play.yml').write_text(PLAYBOOK)
     (tmp_path / 'vars.json').write_text(json.dumps(variables))
     env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
-               ANSIBLE_NOCOLOR='1')
+               ANSIBLE_NOCOLOR='1', **strategy_env(strategy))
     out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', 'localhost,', '-e', 'ansible_connection=local', '-e',
                           'ansible_python_interpreter=' + sys.executable, '-e', '@' + str(tmp_path / 'vars.json'),
                           str(tmp_path / 'play.yml')], capture_output=True, text=True, env=env, cwd=REPO_ROOT,
@@ -55,7 +56,8 @@ def _run(tmp_path, variables):
 
 
 @pytest.mark.bad_input
-def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path):
+@pytest.mark.parametrize('strategy', STRATEGIES)
+def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path, strategy):
     info = datadir.init(str(tmp_path / 'tenant'), admin_password=ADMIN)
     tenant = datadir.Tenant(info['data_dir'])
     real, planted = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
@@ -84,7 +86,7 @@ def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path):
         # a TPD and a package of another key, consistent with each other: every module check passes, the pin does not
         (media / 'contoso-tpd-2019.xml').write_bytes(tpd_of(planted))
         (media / PACKAGE).write_bytes(planted_package)
-        code, out = _run(tmp_path, variables)
+        code, out = _run(tmp_path, variables, strategy)
         assert code == 2 and 'is not what the offline workstation made: key %s in %s' % (
             ind.spki_sha256(real), PACKAGE) in out, out[-3000:]
         assert tenant.service.store.tpds(tenant.tenant_id) == []
@@ -94,7 +96,7 @@ def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path):
         record = json.loads((media / 'offline-offline-ws.json').read_text())
         (media / 'offline-offline-ws.json').write_text(json.dumps(
             dict(record, package_sha256=hashlib.sha256(planted_package).hexdigest())))
-        code, out = _run(tmp_path, variables)
+        code, out = _run(tmp_path, variables, strategy)
         assert code == 2 and 'is not what the offline workstation made: key %s in %s' % (
             ind.spki_sha256(real), PACKAGE) in out, out[-3000:]
         assert tenant.service.store.tpds(tenant.tenant_id) == []
@@ -102,7 +104,7 @@ def test_a_planted_tpd_and_package_of_another_key_are_refused(tmp_path):
         # the real files: imported, the first active, the possession proof against the pinned key
         (media / 'contoso-tpd-2019.xml').write_bytes(tpd_of(real))
         (media / PACKAGE).write_bytes(real_package)
-        code, out = _run(tmp_path, variables)
+        code, out = _run(tmp_path, variables, strategy)
         assert code == 0, out[-3000:]
         # the fingerprint is read little-endian; when the modulus reads as a key either way, the other one is shown too
         shown = re.search(r'contoso-tpd-2019.xml: TPD %s, mode 2, key hsm, SLC key ([0-9a-f]{64}) '

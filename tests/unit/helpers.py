@@ -18,6 +18,18 @@ from ansible.module_utils.testing import patch_module_args
 COLLECTIONS_ROOT = os.path.abspath(__file__).split(os.sep + 'ansible_collections' + os.sep)[0]
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# Ansible's own strategy and Mitogen's (docs/performance.md): the playbook tests run under both
+STRATEGIES = ('linear', 'mitogen_linear')
+
+
+def strategy_env(strategy):
+    """The environment that makes ansible-playbook run with ``strategy``."""
+    if strategy == 'linear':
+        return {}
+    import ansible_mitogen  # pylint: disable=import-outside-toplevel
+    return {'ANSIBLE_STRATEGY_PLUGINS': os.path.join(os.path.dirname(ansible_mitogen.__file__), 'plugins', 'strategy'),
+            'ANSIBLE_STRATEGY': strategy}
+
 
 TENANT_A = '3f2a8b1c-5d6e-4f70-8a9b-0c1d2e3f4a5b'
 TENANT_B = '9e8d7c6b-5a49-4382-a716-f5e4d3c2b1a0'
