@@ -23,6 +23,11 @@ Each run starts from a copy of a pristine tenant service, made once (tenant crea
 timed). Results go to a JSON file, and a table to docs/performance.md between its bench markers.
 
     python bench/bench.py [--runs 3] [--fleet 1,4,16] [--only ceremony,fleet,keys] [--before REF]
+                          [--strategy linear,mitogen_linear]
+
+Every playbook figure is taken under each strategy (Ansible's linear, and Mitogen's mitogen_linear, a persistent
+interpreter per host), interleaved run by run, with the CPU time (user + system) of ansible-playbook and everything it
+started.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +38,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,7 +52,7 @@ sys.path.insert(0, os.path.join(REPO_ROOT, '.collections'))
 # pylint: disable=wrong-import-position
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import write_private_json  # noqa: E402
 from ansible_collections.keyceremony.byok.tenant import datadir  # noqa: E402
-from ansible_collections.keyceremony.byok.tests.unit.helpers import TenantServer  # noqa: E402
+from ansible_collections.keyceremony.byok.tests.unit.helpers import TenantServer, strategy_env  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 STEPS = ['tenant_info', 'byok_toolset', 'security_world', 'hsm_key', 'world_backup', 'kek_package_verify', 'key_acl',
@@ -114,11 +120,18 @@ def collections_of(tree, base):
     return os.path.join(base, 'collections-before')
 
 
-def playbook(tree, base, name, inventory, extra, forks):
-    """Run ``name`` of ``tree``; returns (wall seconds, [(action, seconds)] per task)."""
+def cpu_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def playbook(tree, base, name, inventory, extra, forks, strategy='linear'):
+    """Run ``name`` of ``tree`` with ``strategy``; returns (wall seconds, CPU seconds of ansible-playbook and all it
+    started, [(action, seconds)] per task)."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(tree, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_FORKS=str(forks),
-               ANSIBLE_COLLECTIONS_PATH=collections_of(tree, base), HOME=os.path.join(base, 'home'))
+               ANSIBLE_COLLECTIONS_PATH=collections_of(tree, base), HOME=os.path.join(base, 'home'),
+               ANSIBLE_DEPRECATION_WARNINGS='0', **strategy_env(strategy))
     env.pop('SOFTHSM2_CONF', None)
     files = []
     for data in (inventory, extra):
@@ -126,11 +139,11 @@ def playbook(tree, base, name, inventory, extra, forks):
         with os.fdopen(fd, 'w') as f:
             json.dump(data, f)
         files.append(path)
-    start = time.time()
+    start, cpu = time.time(), cpu_of_children()
     out = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', files[0], '-e', '@' + files[1],
                           os.path.join(tree, 'playbooks', name)], cwd=tree, env=env, capture_output=True, text=True,
                          check=False)
-    wall = time.time() - start
+    wall, cpu = time.time() - start, cpu_of_children() - cpu
     if out.returncode != 0:
         raise SystemExit('bench: %s failed (exit %d):\n%s\n%s'
                          % (name, out.returncode, out.stdout[-4000:], out.stderr[-2000:]))
@@ -141,7 +154,7 @@ def playbook(tree, base, name, inventory, extra, forks):
             actions = set(r.get('action', '') for r in task['hosts'].values())
             seconds = (iso(task['task']['duration']['end']) - iso(task['task']['duration']['start']))
             tasks.append((actions.pop() if len(actions) == 1 else '', seconds))
-    return wall, tasks
+    return wall, cpu, tasks
 
 
 def iso(text):
@@ -163,7 +176,7 @@ def local(**extra):
     return dict(extra, ansible_connection='local', ansible_python_interpreter=sys.executable)
 
 
-def ceremony_playbook(tree, base, work, tenant):
+def ceremony_playbook(tree, strategy, base, work, tenant):
     os.makedirs(os.path.join(work, 'transfer'))
     inventory = {'all': {'children': {
         'online': {'hosts': {'online-ws': local()}},
@@ -173,7 +186,7 @@ def ceremony_playbook(tree, base, work, tenant):
              'byok_tenant_ca_path': tenant['ca_path'], 'byok_root_hash': tenant['root_hash'],
              'byok_admin_cards': cards(work, 'offline'), 'byok_activate': True,
              'online_workstation_work_dir': os.path.join(work, 'online')}
-    wall, tasks = playbook(tree, base, 'byok_over_internet.yml', inventory, extra, forks=2)
+    wall, cpu, tasks = playbook(tree, base, 'byok_over_internet.yml', inventory, extra, forks=2, strategy=strategy)
     steps = dict((s, 0.0) for s in STEPS + [OTHER])
     other = {}
     for action, seconds in tasks:
@@ -183,7 +196,7 @@ def ceremony_playbook(tree, base, work, tenant):
             step = OTHER
         steps[step] += seconds
     steps[STARTUP] = wall - sum(seconds for action, seconds in tasks)
-    return wall, steps, other, len(tasks)
+    return wall, cpu, steps, other, len(tasks)
 
 
 def ceremony_baseline(base, work, tenant):
@@ -191,20 +204,20 @@ def ceremony_baseline(base, work, tenant):
     write_private_json(path, tenant)  # the administrator's password: 0600
     env = dict(os.environ)
     env.pop('SOFTHSM2_CONF', None)
-    start = time.time()
+    start, cpu = time.time(), cpu_of_children()
     out = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'bench', 'baseline.py'), '--work', work,
                           '--tenant', path], env=env, capture_output=True, text=True, check=False)
-    wall = time.time() - start
+    wall, cpu = time.time() - start, cpu_of_children() - cpu
     if out.returncode != 0:
         raise SystemExit('bench: the baseline failed:\n%s' % (out.stdout + out.stderr)[-4000:])
     steps = dict((s, 0.0) for s in STEPS)
     for step, seconds in json.loads(out.stdout)['steps']:
         steps[step] += seconds
     steps[STARTUP] = wall - sum(steps.values())
-    return wall, steps
+    return wall, cpu, steps
 
 
-def fleet_playbook(tree, base, work, tenants):
+def fleet_playbook(tree, strategy, base, work, tenants):
     n = len(tenants)
     names = ['t%02d' % (i + 1) for i in range(n)]
     offline = dict(('off%02d' % (i + 1), local(byok_tenant=names[i], offline_workstation_key_ident='key%02d' % (i + 1),
@@ -217,60 +230,67 @@ def fleet_playbook(tree, base, work, tenants):
              'byok_tenants': dict((names[i], dict((k, t[k]) for k in CONNECTION)) for i, t in enumerate(tenants))}
     for name in names:
         os.makedirs(os.path.join(work, 'transfer', name))
-    return playbook(tree, base, 'byok_fleet.yml', inventory, extra, forks=n + 1)[0]
+    return playbook(tree, base, 'byok_fleet.yml', inventory, extra, forks=n + 1, strategy=strategy)[:2]
 
 
 # --- the runs ----------------------------------------------------------------------------------
 
-def run_ceremony(base, trees, runs, results):
+def run_ceremony(base, variants, runs, results):
+    """``variants``: label -> (tree, strategy); each run goes through every variant and the baseline, interleaved."""
     tenants = Tenants(base, 1)
-    walls = dict((label, []) for label in list(trees) + ['baseline'])
-    steps = dict((label, dict()) for label in walls)
+    labels = list(variants) + ['baseline']
+    walls, cpus = dict((label, []) for label in labels), dict((label, []) for label in labels)
+    steps = dict((label, dict()) for label in labels)
     tasks, others = {}, {}
     for run in range(runs):
-        for label in list(trees) + ['baseline']:
-            work = os.path.join(base, 'ceremony-%s-%d' % (label, run))
+        for label in labels:
+            work = os.path.join(base, 'ceremony-%s-%d' % (label.replace(' ', '-'), run))
             tenant = tenants.serve_copy()[0]
             try:
                 if label == 'baseline':
-                    wall, by_step = ceremony_baseline(base, work, tenant)
+                    wall, cpu, by_step = ceremony_baseline(base, work, tenant)
                 else:
-                    wall, by_step, other, tasks[label] = ceremony_playbook(trees[label], base, work, tenant)
+                    wall, cpu, by_step, other, tasks[label] = ceremony_playbook(variants[label][0], variants[label][1],
+                                                                                base, work, tenant)
                     for action, seconds in other.items():
                         others.setdefault(label, {}).setdefault(action, []).append(sum(seconds))
             finally:
                 tenants.stop()
             shutil.rmtree(work, ignore_errors=True)
-            say('ceremony run %d, %s: %.1f s' % (run + 1, label, wall))
+            say('ceremony run %d, %s: %.1f s, %.1f s of CPU' % (run + 1, label, wall, cpu))
             walls[label].append(wall)
+            cpus[label].append(cpu)
             for step, seconds in by_step.items():
                 steps[label].setdefault(step, []).append(seconds)
     results['ceremony'] = dict(
-        (label, {'wall': stats(walls[label]), 'tasks': tasks.get(label),
+        (label, {'wall': stats(walls[label]), 'cpu': stats(cpus[label]), 'tasks': tasks.get(label),
                  'steps': dict((s, stats(v)) for s, v in steps[label].items()),
-                 'other_tasks': dict((a, stats(v)) for a, v in others.get(label, {}).items())}) for label in walls)
+                 'other_tasks': dict((a, stats(v)) for a, v in others.get(label, {}).items())}) for label in labels)
     results['ceremony']['ratio'] = dict(
         (label, results['ceremony'][label]['wall']['median'] / results['ceremony']['baseline']['wall']['median'])
-        for label in trees)
+        for label in variants)
 
 
-def run_fleet(base, trees, sizes, runs, results):
+def run_fleet(base, variants, sizes, runs, results):
     tenants = Tenants(base, max(sizes))
-    walls = dict((label, dict((n, []) for n in sizes)) for label in trees)
+    walls = dict((label, dict((n, []) for n in sizes)) for label in variants)
+    cpus = dict((label, dict((n, []) for n in sizes)) for label in variants)
     for n in sizes:
         for run in range(runs):
-            for label, tree in trees.items():  # interleaved, so that before and after see the same machine
-                work = os.path.join(base, 'fleet-%s-%d-%d' % (label, n, run))
+            for label, (tree, strategy) in variants.items():  # interleaved: every variant sees the same machine
+                work = os.path.join(base, 'fleet-%s-%d-%d' % (label.replace(' ', '-'), n, run))
                 try:
-                    wall = fleet_playbook(tree, base, work, tenants.serve_copy()[:n])
+                    wall, cpu = fleet_playbook(tree, strategy, base, work, tenants.serve_copy()[:n])
                 finally:
                     tenants.stop()
                 shutil.rmtree(work, ignore_errors=True)
-                say('fleet %s N=%d run %d: %.1f s' % (label, n, run + 1, wall))
+                say('fleet %s N=%d run %d: %.1f s, %.1f s of CPU' % (label, n, run + 1, wall, cpu))
                 walls[label][n].append(wall)
+                cpus[label][n].append(cpu)
     results['fleet'] = {}
-    for label in trees:
-        per = dict((str(n), {'wall': stats(walls[label][n]), 'per_ceremony': stats([w / n for w in walls[label][n]])})
+    for label in variants:
+        per = dict((str(n), {'wall': stats(walls[label][n]), 'per_ceremony': stats([w / n for w in walls[label][n]]),
+                             'cpu_per_ceremony': stats([c / n for c in cpus[label][n]])})
                    for n in sizes)
         one = per[str(sizes[0])]['per_ceremony']['median'] if sizes[0] == 1 else None
         for n in sizes:
@@ -335,7 +355,7 @@ def table(results):
              '']
     cer = results.get('ceremony')
     if cer:
-        labels = [k for k in ('before', 'after', 'playbook') if k in cer] + ['baseline']
+        labels = [k for k in cer if k not in ('baseline', 'ratio')] + ['baseline']
         lines += ['### Ceremony (byok_over_internet.yml, one machine)', '',
                   '| step | ' + ' | '.join('playbook (%s)' % k if k != 'baseline' else 'one process' for k in labels)
                   + ' |', '|---' * (len(labels) + 1) + '|']
@@ -343,19 +363,25 @@ def table(results):
             lines.append('| %s | %s |' % (step, ' | '.join(m(cer[k]['steps'][step]) if step in cer[k]['steps'] else '-'
                                                            for k in labels)))
         lines.append('| **wall** | %s |' % ' | '.join('**%s**' % m(cer[k]['wall']) for k in labels))
+        if all('cpu' in cer[k] for k in labels):
+            lines.append('| CPU (user + system) | %s |' % ' | '.join(m(cer[k]['cpu']) for k in labels))
         lines.append('| tasks | %s |' % ' | '.join(str(cer[k].get('tasks') or '-') for k in labels))
-        lines += ['', 'Playbook / one process: %s.' % ', '.join('%s %.1f' % (k, v) for k, v in cer['ratio'].items())]
-        if 'before' in cer['ratio']:
-            lines.append('Before / after: %.2f.' % (cer['before']['wall']['median'] / cer['after']['wall']['median']))
+        lines += ['', 'Playbook / one process (wall, medians): %s.'
+                  % ', '.join('%s %.1f' % (k, v) for k, v in cer['ratio'].items())]
+        for k in cer['ratio']:
+            if k.startswith('before') and k.replace('before', 'after', 1) in cer:
+                lines.append('%s / %s: %.2f.' % (k, k.replace('before', 'after', 1), cer[k]['wall']['median']
+                                                 / cer[k.replace('before', 'after', 1)]['wall']['median']))
         lines.append('')
     fleet = results.get('fleet')
     if fleet:
+        columns = 'wall (%s) | per ceremony (%s) | CPU per ceremony (%s) | speed-up (%s)'
         lines += ['### Fleet (byok_fleet.yml, forks N + 1)', '',
-                  '| N | ' + ' | '.join('wall (%s) | per ceremony (%s) | speed-up (%s)' % (k, k, k) for k in fleet) + ' |',
-                  '|---' * (1 + 3 * len(fleet)) + '|']
+                  '| N | ' + ' | '.join(columns % (k, k, k, k) for k in fleet) + ' |', '|---' * (1 + 4 * len(fleet)) + '|']
         for n in next(iter(fleet.values())):
-            lines.append('| %s | %s |' % (n, ' | '.join('%s | %s | %s' % (
+            lines.append('| %s | %s |' % (n, ' | '.join('%s | %s | %s | %s' % (
                 m(fleet[k][n]['wall']), m(fleet[k][n]['per_ceremony']),
+                m(fleet[k][n]['cpu_per_ceremony']) if 'cpu_per_ceremony' in fleet[k][n] else '-',
                 '%.2f' % fleet[k][n]['speedup'] if fleet[k][n]['speedup'] else '-') for k in fleet)))
         lines.append('')
     keys = results.get('keys')
@@ -387,6 +413,8 @@ def main():
     parser.add_argument('--fleet', default='1,4,16', help='fleet sizes (default 1,4,16)')
     parser.add_argument('--only', default='ceremony,fleet,keys', help='which parts (default all)')
     parser.add_argument('--before', help='a git commit to measure beside the working tree')
+    parser.add_argument('--strategy', default='linear,mitogen_linear',
+                        help="Ansible strategies to measure side by side (default linear,mitogen_linear)")
     parser.add_argument('--out', default=os.path.join(REPO_ROOT, 'bench', 'results.json'))
     parser.add_argument('--doc', default=os.path.join(REPO_ROOT, 'docs', 'performance.md'),
                         help='the document whose bench section gets the table ("" for none)')
@@ -400,6 +428,11 @@ def main():
     if args.before:
         path, results['before'] = worktree(build, args.before)
         trees = {'before': path, 'after': REPO_ROOT}
+    strategies = args.strategy.split(',')
+    results['strategies'] = strategies
+    # one strategy: the trees' labels as before; several: each tree under each, 'linear' or 'before mitogen_linear'
+    trees = dict(((label if len(strategies) == 1 else ('%s %s' % (label, strategy) if args.before else strategy)),
+                  (tree, strategy)) for label, tree in trees.items() for strategy in strategies)
     try:
         if 'keys' in parts:
             run_keys(base, max(args.runs, 5), results)
