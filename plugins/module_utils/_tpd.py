@@ -449,14 +449,14 @@ KEY_INFORMATION = ('strID', 'strIDType', 'nCSPType', 'strCSPName', 'strKeyContai
 
 
 def build_tpd(slc, templates, password, key_information, private_blob=None, scheme='v2', outer_encoding='utf-8',
-              inner_encoding='utf-8', issuer_chain=()):
+              inner_encoding='utf-8'):
     """The export's bytes. ``slc`` and ``templates`` are XrML strings; ``key_information`` the m_ttdki fields
     (KEY_INFORMATION); ``private_blob`` the PRIVATEKEYBLOB of a software key, None when the key stays in its HSM
     (its CSP names it)."""
     key = password_key(password, scheme)
     ki = ''.join(_field(n, key_information.get(n)) for n in KEY_INFORMATION) + _field('strEncryptedPrivateKey', '')
     inner = _serialized('TrustedDocDomain', ['<m_ttdki>%s</m_ttdki>' % ki,
-                                             _field('m_strLicensorCertChain', [slc] + list(issuer_chain)),
+                                             _field('m_strLicensorCertChain', [slc]),
                                              _field('m_astrRightsTemplates', list(templates))], inner_encoding)
     encrypted = base64.b64encode(_crypto.aes_cbc_encrypt(key, IV, inner)).decode('ascii')
     key_data = base64.b64encode(_crypto.aes_cbc_encrypt(key, IV, private_blob)).decode('ascii') if private_blob else ''
@@ -637,11 +637,6 @@ def check_held(tpd, held_spki_sha256, held_key_identifier):
         raise TpdError('the tenant holds TPD %s already, with key %s (%s), not this export\'s key %s: someone imported '
                        'another key under this TPD\'s ID. Nothing was imported; find out who, before going on'
                        % (tpd['tpd_id'], held_spki_sha256, held_key_identifier, tpd['slc_spki_sha256']))
-
-
-def public_view(tpd):
-    """What may be shown of a read TPD: never the private key, never the readings kept for matching."""
-    return dict((k, v) for k, v in tpd.items() if k not in ('private_key', 'slc_spki', 'slc_readings'))
 
 
 def read_export_file(path, option='tpd_file'):
