@@ -83,8 +83,9 @@ def card_problems(card_paths, acl_cards, quorum, cards_variable, acl_variable):
     return problems
 
 
-def form_problems(root_hash=None, kek_spki_sha256=None, tenant_id=None, names=None):
-    """The form of the values typed from out of band: a SHA-256 is 64 hex digits, a tenant ID is a GUID."""
+def form_problems(root_hash=None, kek_spki_sha256=None, tenant_id=None, names=None, media_tenant_id=None):
+    """The form of the values typed from out of band: a SHA-256 is 64 hex digits, a tenant ID is a GUID, and the one
+    given is the one the online workstation read from the tenant."""
     names = names or {}
     problems = []
     for value, option, of in ((root_hash, 'root_hash', 'the vendor root'),
@@ -100,6 +101,12 @@ def form_problems(root_hash=None, kek_spki_sha256=None, tenant_id=None, names=No
             check_tenant_id(str(tenant_id))
         except ByokError as e:
             problems.append(str(e).replace('tenant_id', names.get('tenant_id', 'tenant_id'), 1))
+        else:
+            if not _empty(media_tenant_id) and str(tenant_id).strip().lower() != str(media_tenant_id).strip().lower():
+                name = names.get('tenant_id', 'tenant_id')
+                problems.append('%s is %s, but the online workstation read %s from the tenant (tenant.json on the '
+                                'transfer media): correct %s, or leave it unset to use the media\'s'
+                                % (name, str(tenant_id).strip(), str(media_tenant_id).strip(), name))
     return problems
 
 
@@ -122,6 +129,7 @@ def check(params):
     if params.get('quorum') is not None:
         problems += card_problems(params.get('card_paths'), params.get('acl_cards'), params['quorum'],
                                   names.get('card_paths', 'card_paths'), names.get('acl_cards', 'acl_cards'))
-    problems += form_problems(params.get('root_hash'), params.get('kek_spki_sha256'), params.get('tenant_id'), names)
+    problems += form_problems(params.get('root_hash'), params.get('kek_spki_sha256'), params.get('tenant_id'), names,
+                              params.get('media_tenant_id'))
     problems += key_size_problems(params.get('key_size'), params.get('key_target'), names.get('key_size', 'key_size'))
     return problems

@@ -92,6 +92,11 @@ options:
     description:
       - A tenant ID given by hand; checked for its form (a GUID).
     type: str
+  media_tenant_id:
+    description:
+      - The tenant ID the online workstation read from the tenant (C(tenant.json) on the transfer media). When
+        O(tenant_id) is given too, the two must be the same tenant.
+    type: str
   key_size:
     description:
       - The size of the tenant key the ceremony makes or adopts.
@@ -192,6 +197,7 @@ def main():
         'root_hash': {'type': 'str', 'no_log': False},
         'kek_spki_sha256': {'type': 'str', 'no_log': False},
         'tenant_id': {'type': 'str'},
+        'media_tenant_id': {'type': 'str'},
         'key_size': {'type': 'int'},
         'key_target': {'type': 'str', 'choices': ['rms', 'adrms', 'keyvault']},
         'variable_names': {'type': 'dict', 'default': {}},

@@ -78,6 +78,9 @@ def test_check_mode_records_nothing(tmp_path):
     ({'root_hash': 'ab' * 20}, 'byok_root_hash is 40 hex digits, a SHA-1 hash'),
     ({'root_hash': 'zz' * 32}, 'byok_root_hash '),
     ({'tenant_id': '44f40634-b7cc-418a-83fe-2f0cc9b0207'}, 'offline_workstation_tenant_id'),
+    ({'media_tenant_id': '55f40634-b7cc-418a-83fe-2f0cc9b0207e'},
+     'offline_workstation_tenant_id is 44f40634-b7cc-418a-83fe-2f0cc9b0207e, but the online workstation read '
+     '55f40634-b7cc-418a-83fe-2f0cc9b0207e from the tenant'),
     ({'key_size': 4096}, 'offline_workstation_key_size is 4096, but the RMS tenant takes an RSA 2048 key'),
     ({'key_size': 1024, 'key_target': 'keyvault'}, 'offline_workstation_key_size is 1024'),
 ])
@@ -94,6 +97,10 @@ def test_every_problem_is_reported_at_once():
     assert run.failed
     assert '(1) not set: byok_tenant_url' in run['msg'] and '(2) byok_acl_cards names card 4' in run['msg']
     assert '(4) byok_root_hash must be the SHA-256' in run['msg'], run['msg']
+
+
+def test_the_tenant_id_given_may_differ_from_the_media_only_in_case_and_spaces():
+    assert not _run(media_tenant_id=' 44F40634-B7CC-418A-83FE-2F0CC9B0207E').failed
 
 
 def test_an_adrms_key_may_be_1024_bits():

@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""keyceremony.byok.to_media: carry files of the host, and short texts, onto the transfer media (a controller folder)
+in one task. See plugins/modules/to_media.py for the documentation."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import os
+import re
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
+    ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
+
+# a name on the media: one path component, nothing hidden, nothing that climbs out of the folder
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
+SHA256_RE = re.compile(r'^[0-9a-f]{64}\Z')
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a transfer package or a toolset file is far smaller
+
+ARGUMENT_SPEC = dict(
+    dest=dict(type='path', required=True),
+    files=dict(type='list', elements='dict', default=[], options=dict(
+        src=dict(type='str', required=True),
+        sha256=dict(type='str'),
+        dir=dict(type='str'),
+    )),
+    content=dict(type='dict', default={}),
+)
+
+
+def media_name(name, what):
+    """``name`` as a file name on the media, or ByokError saying what to change."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ByokError('%s %r is not a plain file name (letters, digits, ".", "_" and "-", not starting with "." '
+                        'or "-", at most 128 characters): rename it' % (what, name))
+    return name
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        try:
+            validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleError as e:
+            return dict(result, failed=True, msg=to_text(e))
+        del validation
+        check = bool(self._task.check_mode)
+        try:
+            plan = self._plan(args)
+            dest = args['dest']
+            changed = self._folder(dest, check)
+            carried = []
+            for name, source in plan:
+                path = os.path.join(dest, name)
+                if os.path.dirname(name):
+                    changed = self._folder(os.path.dirname(path), check) or changed
+                if source[0] == 'file':
+                    data = self._read(source, task_vars, check)
+                    if data is None:  # check mode: a file the steps before would make
+                        carried.append(dict(path=path, sha256=source[2], changed=True))
+                        changed = True
+                        continue
+                else:
+                    data = source[1]
+                digest = sha256_hex(data)
+                if source[0] == 'file' and source[2] and digest != source[2]:
+                    raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it changed '
+                                    'after it was made, or the transfer broke. Nothing of it was written to the media; '
+                                    'make it again' % (source[1], (task_vars or {}).get('inventory_hostname', 'the host'),
+                                                       digest, source[2]))
+                same = os.path.isfile(path) and not os.path.islink(path) and file_sha256(path) == digest \
+                    and (os.stat(path).st_mode & 0o777) == 0o600
+                if not same and not check:
+                    if os.path.islink(path):
+                        raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
+                                        'link' % path)
+                    write_private_file(path, data)
+                carried.append(dict(path=path, sha256=digest, changed=not same))
+                changed = changed or not same
+        except ByokError as e:
+            return dict(result, failed=True, msg=to_text(e))
+        return dict(result, changed=changed, dest=dest, files=carried)
+
+    @staticmethod
+    def _plan(args):
+        """[(name on the media, ('file', src, sha256) or ('content', bytes))], every name checked first."""
+        dest = args['dest']
+        if not os.path.isabs(dest):
+            raise ByokError('dest %r is not an absolute path: give the transfer media folder in full' % dest)
+        plan, seen = [], set()
+        for entry in args['files']:
+            src = entry['src']
+            if not os.path.isabs(src):
+                raise ByokError('files: src %r is not an absolute path on the host' % src)
+            expect = (entry.get('sha256') or '').lower() or None
+            if expect is not None and not SHA256_RE.match(expect):
+                raise ByokError('files: sha256 of %s is not 64 hex digits' % src)
+            name = media_name(os.path.basename(src), 'files: the file name of')
+            if entry.get('dir'):
+                name = os.path.join(media_name(entry['dir'], 'files: dir'), name)
+            plan.append((name, ('file', src, expect)))
+        for name, text in args['content'].items():
+            if not isinstance(text, str):
+                raise ByokError('content: %s is not a text; give its content as a string' % name)
+            plan.append((media_name(name, 'content: the name'), ('content', to_bytes(text))))
+        for name, dummy in plan:
+            if name in seen:
+                raise ByokError('%s is named twice: each file on the media has one source' % name)
+            seen.add(name)
+        return plan
+
+    @staticmethod
+    def _folder(dest, check):
+        """Make ``dest`` a private folder (0700) if it is missing; True when it was (or would be) made."""
+        if os.path.isdir(dest):
+            ensure_private_dir(dest)  # checks that only this user can write there
+            remove_stale_temporaries(dest)
+            return False
+        if not check:
+            ensure_private_dir(dest)
+        return True
+
+    def _read(self, source, task_vars, check):
+        """The bytes of ``source``'s file on the host: fetched by the connection, or read by slurp when the task
+        becomes another user (the connection's user may not read the file). In check mode, None for a file that is
+        not there (a real run makes it in an earlier step)."""
+        src = source[1]
+        if self._play_context.become:
+            out = self._execute_module(module_name='ansible.builtin.slurp', module_args=dict(src=src),
+                                       task_vars=task_vars)
+            if out.get('failed'):
+                if check:
+                    return None
+                raise ByokError('cannot read %s on the host: %s' % (src, out.get('msg')))
+            data = base64.b64decode(out['content'])
+        else:
+            fd, tmp = tempfile.mkstemp(prefix='.to_media.', suffix='.tmp')
+            os.close(fd)
+            try:
+                try:
+                    self._connection.fetch_file(src, tmp)
+                except Exception as e:  # pylint: disable=broad-except  # each connection plugin raises its own
+                    if check:
+                        return None
+                    raise ByokError('cannot fetch %s from the host: %s' % (src, to_text(e)))
+                if os.path.getsize(tmp) > MAX_FILE_BYTES:
+                    raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+                with open(tmp, 'rb') as f:
+                    data = f.read()
+            finally:
+                os.unlink(tmp)
+        if len(data) > MAX_FILE_BYTES:
+            raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+        return data
