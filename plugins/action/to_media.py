@@ -59,35 +59,37 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=to_text(e))
         del validation
         check = bool(self._task.check_mode)
+        host = (task_vars or {}).get('inventory_hostname', 'the host')
         try:
             plan = self._plan(args)
             dest = args['dest']
-            changed = self._folder(dest, check)
-            carried = []
+            # everything read and checked first: a refused file leaves the media as it was
+            ready = []
             for name, source in plan:
                 path = os.path.join(dest, name)
+                if os.path.islink(path) or os.path.islink(os.path.dirname(path)):
+                    raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
+                                    'link' % (path if os.path.islink(path) else os.path.dirname(path)))
+                data = self._read(source, task_vars, check) if source[0] == 'file' else source[1]
+                if data is not None:
+                    digest = sha256_hex(data)
+                    if source[0] == 'file' and source[2] and digest != source[2]:
+                        raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it '
+                                        'changed after it was made, or the transfer broke. Nothing was written to the '
+                                        'media; make it again' % (source[1], host, digest, source[2]))
+                ready.append((name, path, data, source))
+            changed = self._folder(dest, check)
+            carried = []
+            for name, path, data, source in ready:
                 if os.path.dirname(name):
                     changed = self._folder(os.path.dirname(path), check) or changed
-                if source[0] == 'file':
-                    data = self._read(source, task_vars, check)
-                    if data is None:  # check mode: a file the steps before would make
-                        carried.append(dict(path=path, sha256=source[2], changed=True))
-                        changed = True
-                        continue
-                else:
-                    data = source[1]
+                if data is None:  # check mode: a file the steps before would make
+                    carried.append(dict(path=path, sha256=source[2], changed=True))
+                    changed = True
+                    continue
                 digest = sha256_hex(data)
-                if source[0] == 'file' and source[2] and digest != source[2]:
-                    raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it changed '
-                                    'after it was made, or the transfer broke. Nothing of it was written to the media; '
-                                    'make it again' % (source[1], (task_vars or {}).get('inventory_hostname', 'the host'),
-                                                       digest, source[2]))
-                same = os.path.isfile(path) and not os.path.islink(path) and file_sha256(path) == digest \
-                    and (os.stat(path).st_mode & 0o777) == 0o600
+                same = os.path.isfile(path) and file_sha256(path) == digest and (os.stat(path).st_mode & 0o777) == 0o600
                 if not same and not check:
-                    if os.path.islink(path):
-                        raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
-                                        'link' % path)
                     write_private_file(path, data)
                 carried.append(dict(path=path, sha256=digest, changed=not same))
                 changed = changed or not same
@@ -128,7 +130,8 @@ class ActionModule(ActionBase):
         """Make ``dest`` a private folder (0700) if it is missing; True when it was (or would be) made."""
         if os.path.isdir(dest):
             ensure_private_dir(dest)  # checks that only this user can write there
-            remove_stale_temporaries(dest)
+            if not check:
+                remove_stale_temporaries(dest)
             return False
         if not check:
             ensure_private_dir(dest)

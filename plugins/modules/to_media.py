@@ -20,8 +20,10 @@ description:
     flushed, then renamed); a missing O(dest) is made 0700. A folder another user can write to, or owns, is refused,
     as everywhere the collection writes.
   - A file whose content and mode are already the ones asked is left as it is (RV(files[].changed) false).
-  - With O(files[].sha256), a file whose bytes are not the ones the step that made it reported is refused before
-    anything of it is written.
+  - Everything is read and checked before anything is written, so a refused file leaves the media as it was. With
+    O(files[].sha256), a file whose bytes are not the ones the step that made it reported is refused; without it, a
+    file is carried as it is read (the roles always give it).
+  - A name on the media that is a symbolic link, or a O(files[].dir) that is one, is refused.
   - It is an action plugin. It runs on the controller and reads the host's files through the connection
     (M(ansible.builtin.slurp) when the task becomes another user).
 author:
@@ -63,7 +65,8 @@ options:
     type: dict
     default: {}
 notes:
-  - Files larger than 64 MiB are refused; the ceremony's files are far smaller.
+  - Files larger than 64 MiB are refused; the ceremony's files are far smaller. The size is known once the file is
+    on the controller (in its temporary folder, or in memory with M(ansible.builtin.slurp)).
 seealso:
   - module: ansible.builtin.fetch
   - module: keyceremony.byok.transfer_package

@@ -16,7 +16,9 @@ description:
     import are missing for it, and the PKCS#11 library the HSM modules would load.
   - Needs nothing beyond Python itself, so it answers on a workstation that lacks PyKCS11 or C(cryptography). The
     roles run it first and stop with what is missing (the offline workstation) or install it (the online workstation).
-  - One task in place of gathering facts and running a command, as each task is a process on the host.
+  - With O(require), it fails itself, saying what to install, when a library is missing that the caller does not
+    install (O(installable)) or no PKCS#11 library is found.
+  - One task in place of gathering facts, running a command and an assert, as each task costs a process.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -39,6 +41,25 @@ options:
       - The PKCS#11 library, as the HSM modules take it. Without it, E(PKCS11_MODULE), else SoftHSM2 where
         distributions install it.
     type: path
+  require:
+    description:
+      - Fail, saying what to install, when a module of O(python_modules) is missing and not in O(installable), or when
+        O(check_pkcs11) finds no PKCS#11 library. Without it, the module only reports.
+    type: bool
+    default: false
+  installable:
+    description:
+      - The modules of O(python_modules) the caller installs from the system's packages when they are missing; with
+        O(require) their absence is not a failure, and RV(to_install) lists them.
+      - Empty for a workstation that downloads nothing (the offline one); the failure then says so.
+    type: list
+    elements: str
+    default: []
+  host_name:
+    description:
+      - The name of the host in the failure's message (the roles give C(inventory_hostname)); without it, the host's
+        own name.
+    type: str
 seealso:
   - module: keyceremony.byok.security_world
 '''
@@ -54,6 +75,11 @@ EXAMPLES = r'''
       - workstation.missing_modules | length == 0
       - workstation.pkcs11_problem is none
     fail_msg: "{{ workstation.missing_modules }} {{ workstation.pkcs11_problem }}"
+
+- name: Stop with what is missing, for a workstation that installs nothing
+  keyceremony.byok.workstation_info:
+    require: true
+    host_name: "{{ inventory_hostname }}"
 
 - name: The online side needs no HSM
   keyceremony.byok.workstation_info:
@@ -88,10 +114,24 @@ pkcs11_problem:
   returned: always
   type: str
   sample: null
+to_install:
+  description: The modules of RV(missing_modules) that are in O(installable), for the caller to install.
+  returned: always
+  type: list
+  elements: str
+  sample: [cryptography]
+checked:
+  description:
+    - What was looked for, as C(<python_modules, comma separated>|<pkcs11_module as given, or empty>). A caller that
+      checks the same host again in one run compares it, and skips a check the host passed.
+  returned: always
+  type: str
+  sample: PyKCS11,cryptography|
 '''
 
 import importlib.util
 import platform
+import socket
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
@@ -105,6 +145,9 @@ def main():
         'python_modules': {'type': 'list', 'elements': 'str', 'default': ['PyKCS11', 'cryptography']},
         'check_pkcs11': {'type': 'bool', 'default': True},
         'pkcs11_module': {'type': 'path'},
+        'require': {'type': 'bool', 'default': False},
+        'installable': {'type': 'list', 'elements': 'str', 'default': []},
+        'host_name': {'type': 'str'},
     }, supports_check_mode=True)
     p = module.params
     missing = [name for name in p['python_modules'] if importlib.util.find_spec(name) is None]
@@ -114,8 +157,27 @@ def main():
             library = resolve_pkcs11_module(p['pkcs11_module'])
         except ByokError as e:
             problem = str(e)
-    module.exit_json(changed=False, python=sys.executable, python_version=platform.python_version(),
-                     missing_modules=missing, pkcs11_module=library, pkcs11_problem=problem)
+    result = dict(changed=False, python=sys.executable, python_version=platform.python_version(),
+                  missing_modules=missing, pkcs11_module=library, pkcs11_problem=problem,
+                  to_install=[name for name in missing if name in p['installable']],
+                  checked='%s|%s' % (','.join(p['python_modules']), p['pkcs11_module'] or ''))
+    lacking = [name for name in missing if name not in p['installable']]
+    if p['require'] and (lacking or problem):
+        module.fail_json(msg=requirement_message(p['host_name'] or socket.gethostname(), lacking, problem,
+                                                 bool(p['installable'])), **result)
+    module.exit_json(**result)
+
+
+def requirement_message(host, lacking, problem, installs):
+    """What this host lacks, and what to install or set."""
+    said = []
+    if lacking:
+        said.append('%s lacks the Python libraries %s for %s; install them (pip install %s, or the distribution\'s '
+                    'package) before the ceremony%s.' % (host, ' '.join(lacking), sys.executable, ' '.join(lacking),
+                                                        '' if installs else ': an offline workstation downloads nothing'))
+    if problem:
+        said.append('%s: %s.' % (host, problem))
+    return ' '.join(said)
 
 
 if __name__ == '__main__':

@@ -58,6 +58,8 @@ PLAYBOOK = """
       keyceremony.byok.to_media:
         dest: "{{ media }}"
         files:
+          - src: "{{ made }}/kek-pkg"
+            dir: before-the-planted-one
           - src: "{{ made }}/planted.byok"
             sha256: "{{ package_sha256 }}"
     - name: missing
@@ -164,5 +166,6 @@ def test_to_media(tmp_path, strategy):
     for name, said in refusals.items():
         assert results[name].get('failed') and said in results[name]['msg'], (name, results[name])
     assert not (media / 'planted.byok').exists() and not (tmp_path / 'outside.txt').exists()
+    assert not (media / 'before-the-planted-one').exists(), 'a refused task wrote part of what it was given'
     assert not (tmp_path / 'elsewhere.txt').exists() and not (tmp_path / 'shared' / 'a.txt').exists()
     assert not [n for n in os.listdir(str(media)) if n.startswith('.')], 'a temporary file was left on the media'

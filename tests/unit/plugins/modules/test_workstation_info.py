@@ -40,6 +40,27 @@ def test_what_is_missing_is_named(monkeypatch, tmp_path):
     assert got['missing_modules'] == [] and got['pkcs11_module'] is None and got['pkcs11_problem'] is None
 
 
+@pytest.mark.bad_input
+def test_required_it_fails_with_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.delenv('PKCS11_MODULE', raising=False)
+    args = {'python_modules': ['json', 'no_such_library_here', 'nor_this_one'], 'require': True, 'host_name': 'ws-1',
+            'pkcs11_module': str(tmp_path / 'libvendor.so')}
+    got = run_module(workstation_info, args)
+    assert got.failed and got['missing_modules'] == ['no_such_library_here', 'nor_this_one']
+    assert got['msg'].startswith('ws-1 lacks the Python libraries no_such_library_here nor_this_one for %s; install '
+                                 'them (pip install no_such_library_here nor_this_one' % sys.executable), got['msg']
+    assert 'an offline workstation downloads nothing' in got['msg']
+    assert 'ws-1: ' in got['msg'] and 'does not exist' in got['msg']
+    # what the caller installs is not a failure; the rest still is
+    got = run_module(workstation_info, dict(args, installable=['no_such_library_here'], check_pkcs11=False))
+    assert got.failed and got['to_install'] == ['no_such_library_here']
+    assert 'libraries nor_this_one for' in got['msg'] and 'downloads nothing' not in got['msg']
+    got = run_module(workstation_info, dict(args, installable=['no_such_library_here', 'nor_this_one'],
+                                            check_pkcs11=False))
+    assert not got.failed and got['to_install'] == ['no_such_library_here', 'nor_this_one']
+    assert got['checked'] == 'json,no_such_library_here,nor_this_one|%s' % (tmp_path / 'libvendor.so')
+
+
 @pytest.mark.skipif(not os.path.isfile('/usr/bin/python3'), reason='needs a system Python without PyKCS11')
 def test_it_answers_on_a_python_without_the_libraries(tmp_path):
     """Through Ansible, on the system's Python, which has no PyKCS11: the module still runs and says so."""
