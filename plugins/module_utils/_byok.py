@@ -35,15 +35,20 @@ import re
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError, HsmError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import canonical_json
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import constant, mechanism, oaep_sha1, pss_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import GUID_RE, check_tenant_id  # noqa: F401 pylint: disable=unused-import
 
 SCHEMA_VERSION = '1.0.0'
 ENC = 'CKM_RSA_AES_KEY_WRAP'
 BINDING_FORMAT = 'keyceremony.byok/transfer-binding/1'
-GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 FRIENDLY_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 # SoftHSM2 2.6.1 zero-pads the PKCS#8 to a multiple of 8 before KWP.
 SOFTHSM_PADDING_MAX = 7
+
+
+def _pkcs11():
+    """The HSM's mechanisms and constants, imported on first use: the tenant side reads packages without PyKCS11."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
+    return _hsm
 
 
 class TransferPackageError(ByokError):
@@ -52,14 +57,6 @@ class TransferPackageError(ByokError):
 
 def package_file_name(key_friendly_name):
     return 'KeyTransferPackage-%s.byok' % key_friendly_name
-
-
-def check_tenant_id(tenant_id):
-    value = (tenant_id or '').strip().lower()
-    if not GUID_RE.match(value):
-        raise ByokError('tenant_id %r is not a GUID (8-4-4-4-12 hex digits, as Get-AadrmConfiguration shows it in '
-                        'BPOSId)' % (tenant_id,))
-    return value
 
 
 def check_friendly_name(name):
@@ -88,7 +85,7 @@ def wrap_key(session, copy_key, package_key, kek_object, kek_kid):
     The one wrapping of the collection: the rehearsal's transfer package and Key Vault's .byok
     file carry the same ciphertext.
     """
-    oaep = session.wrap('wrapping the package key under KEK %s' % kek_kid, kek_object, package_key, oaep_sha1())
+    oaep = session.wrap('wrapping the package key under KEK %s' % kek_kid, kek_object, package_key, _pkcs11().oaep_sha1())
     return oaep + key_wrapped(session, copy_key, package_key)
 
 
@@ -96,7 +93,7 @@ def key_wrapped(session, copy_key, package_key):
     """``KWP(pkcs8)``, the second part of the ciphertext. RFC 5649 is deterministic and the package key and the copy
     are token objects, so the same key always gives the same bytes: a file can be recognised by them."""
     return session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
-                        mechanism('CKM_AES_KEY_WRAP_PAD'))
+                        _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
 
 
 def build_package(session, copy_key, package_key, kek_object, signing_key, kek, tenant_id, friendly_name,
@@ -121,7 +118,7 @@ def build_package(session, copy_key, package_key, kek_object, signing_key, kek, 
         'created': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
     }
     signature = session.sign('signing the package binding with the key being transferred', signing_key,
-                             canonical_json(binding), pss_sha256())
+                             canonical_json(binding), _pkcs11().pss_sha256())
     return {
         'schema_version': SCHEMA_VERSION,
         'header': header,
@@ -236,7 +233,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
     oaep, kwp = ciphertext[:key_size_bytes], ciphertext[key_size_bytes:]
     try:
         aes = session.unwrap('unwrapping the package key with KEK %s' % kid, kek_private, oaep,
-                             resolve(AES_SESSION_KEY), oaep_sha1())
+                             resolve(AES_SESSION_KEY), _pkcs11().oaep_sha1())
     except HsmError as e:
         raise error('the ciphertext does not open with KEK %s: the file is damaged or was not made for this KEK (%s)'
                     % (kid, e.ckr))
@@ -246,7 +243,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
         checking += [('CKA_TOKEN', False), ('CKA_DESTROYABLE', True), ('CKA_SIGN', True)]
         try:
             probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking),
-                                   mechanism('CKM_AES_KEY_WRAP_PAD'))
+                                   _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
         except HsmError as e:
             raise error('the wrapped key does not open: the file is damaged, or what it wraps is not an RSA private key '
                         '(%s)' % e.ckr)
@@ -261,7 +258,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
                 check(spki, spki_hash)
             challenge = os.urandom(32)
             try:
-                signature = session.sign('proving the transferred key', probe, challenge, pss_sha256())
+                signature = session.sign('proving the transferred key', probe, challenge, _pkcs11().pss_sha256())
             except HsmError as e:
                 raise error('the transferred key cannot sign a challenge (%s): it is not a whole RSA private key'
                             % e.ckr)
@@ -274,7 +271,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
         imported = handle is None
         if imported:
             handle = session.unwrap('importing the transferred key', aes, kwp, resolve(private_template),
-                                    mechanism('CKM_AES_KEY_WRAP_PAD'))
+                                    _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
     finally:
         session.destroy('removing the package key', aes)
     return handle, spki_hash, imported
@@ -282,7 +279,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
 
 def resolve(pairs):
     """Template pairs whose values may name constants ('CKO_SECRET_KEY') -> PyKCS11 values."""
-    return [(n, constant(v) if isinstance(v, str) and v.startswith(('CKO_', 'CKK_')) else v) for n, v in pairs]
+    return [(n, _pkcs11().constant(v) if isinstance(v, str) and v.startswith(('CKO_', 'CKK_')) else v) for n, v in pairs]
 
 
 def pkcs8_from_kwp_payload(payload):

@@ -14,6 +14,7 @@ import re
 import traceback
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256  # noqa: F401 pylint: disable=unused-import
 
 try:
     from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -122,23 +123,6 @@ def aead_open(name, key, nonce, data, associated_data):
         return aead(name, key).decrypt(nonce, data, associated_data)
     except InvalidTag:
         raise AuthenticationFailed('authentication failed')
-
-
-def normalize_sha256(text, option, of='the key', where='take it again from where it was shown'):
-    """A SHA-256 fingerprint typed or pasted by an operator: with or without spaces or colons, any case.
-
-    A 40-digit SHA-1 value is refused with its own reason: SHA-1 is no longer collision-resistant.
-    """
-    digits = re.sub(r'[\s:]', '', text or '').lower()
-    if not re.match(r'^[0-9a-f]*$', digits):
-        raise ByokError('%s %r has characters other than hex digits, spaces and colons' % (option, text))
-    if len(digits) == 40:
-        raise ByokError('%s is 40 hex digits, a SHA-1 hash; SHA-1 is no longer collision-resistant, so only the SHA-256 '
-                        'of %s (64 hex digits) is accepted: %s' % (option, of, where))
-    if len(digits) != 64:
-        raise ByokError('%s must be the SHA-256 of %s, 64 hex digits (spaces allowed); got %d digits'
-                        % (option, of, len(digits)))
-    return digits
 
 
 def spki_der(modulus, exponent):

@@ -26,6 +26,7 @@ import hashlib
 import json
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import group_hash  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import canonical_json
 
@@ -68,11 +69,6 @@ def b64d(text, what):
 
 def spki_sha256(spki_der):
     return hashlib.sha256(spki_der).hexdigest()
-
-
-def group_hash(hex_digest):
-    """The form vendors print for operators to compare aloud: groups of 8 hex digits."""
-    return ' '.join(hex_digest[i:i + 8] for i in range(0, len(hex_digest), 8))
 
 
 def normalize_root_hash(text):

@@ -13,7 +13,6 @@ from ansible.module_utils.common.parameters import remove_values
 
 import os
 
-from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto, _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, remove_stale_temporaries)
@@ -114,8 +113,9 @@ def spec(*parts, **extra):
     return merged
 
 
-def new_module(argument_spec, needs_hsm=True, rules=(), **kwargs):
-    """The module, failing early when a library it needs is missing (the online ones need no PyKCS11).
+def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwargs):
+    """The module, failing early when a library it needs is missing (the online ones need no PyKCS11; a module that
+    never touches a key needs no cryptography either).
 
     ``rules``: dictionaries of AnsibleModule's option rules (mutually_exclusive, ...), merged.
     """
@@ -123,10 +123,16 @@ def new_module(argument_spec, needs_hsm=True, rules=(), **kwargs):
         for name, value in part.items():
             kwargs[name] = list(kwargs.get(name, [])) + list(value)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
-    if needs_hsm and not _hsm.HAS_PYKCS11:
-        module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
-    if not _crypto.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=_crypto.CRYPTOGRAPHY_IMPORT_ERROR)
+    # imported here, and only for the modules that use them: PyKCS11 and cryptography are most of a module's imports
+    # beyond Ansible's own, and each task is a new Python
+    if needs_hsm:
+        from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
+        if not _hsm.HAS_PYKCS11:
+            module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
+    if needs_crypto:
+        from ansible_collections.keyceremony.byok.plugins.module_utils import _crypto
+        if not _crypto.HAS_CRYPTOGRAPHY:
+            module.fail_json(msg=missing_required_lib('cryptography'), exception=_crypto.CRYPTOGRAPHY_IMPORT_ERROR)
     return module
 
 

@@ -13,8 +13,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._byok import check_tenant_id
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import check_tenant_id
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
 # What each target takes as the tenant key: sizes, and why.

@@ -25,9 +25,8 @@ __metaclass__ = type
 import re
 import unicodedata
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import group_hash, normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._kek import group_hash
 
 try:
     from html import escape as _html_escape

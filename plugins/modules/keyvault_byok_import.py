@@ -156,7 +156,7 @@ actions:
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _keyvault
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (
     KEYVAULT_ARGS, KEYVAULT_RULES, new_module, read_carried_file, run, spec)

@@ -61,7 +61,7 @@ def work(module):
 
 
 def main():
-    module = new_module(spec(TENANT_ARGS), needs_hsm=False)
+    module = new_module(spec(TENANT_ARGS), needs_hsm=False, needs_crypto=False)
     run(module, work, journal_as='tenant_info')
 
 

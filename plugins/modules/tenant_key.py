@@ -131,7 +131,7 @@ actions:
 import os
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (

@@ -127,7 +127,7 @@ import base64
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _tpd
 from ansible_collections.keyceremony.byok.plugins.module_utils._byok import parse_package
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._keyvault import parse_kid
 from ansible_collections.keyceremony.byok.plugins.module_utils._module import (

@@ -141,7 +141,7 @@ import os
 from contextlib import contextmanager, nullcontext
 
 from ansible_collections.keyceremony.byok.plugins.module_utils import _backup
-from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import normalize_sha256
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmKeyError, WorldError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import ensure_private_dir, locked
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, Hsm

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The forms of the values people type or paste (a SHA-256 fingerprint, a tenant ID), checked with the standard
+library alone: the modules that only check them import neither cryptography nor PyKCS11 for it."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+
+GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def group_hash(hex_digest):
+    """The form vendors print for operators to compare aloud: groups of 8 hex digits."""
+    return ' '.join(hex_digest[i:i + 8] for i in range(0, len(hex_digest), 8))
+
+
+def normalize_sha256(text, option, of='the key', where='take it again from where it was shown'):
+    """A SHA-256 fingerprint typed or pasted by an operator: with or without spaces or colons, any case.
+
+    A 40-digit SHA-1 value is refused with its own reason: SHA-1 is no longer collision-resistant.
+    """
+    digits = re.sub(r'[\s:]', '', text or '').lower()
+    if not re.match(r'^[0-9a-f]*$', digits):
+        raise ByokError('%s %r has characters other than hex digits, spaces and colons' % (option, text))
+    if len(digits) == 40:
+        raise ByokError('%s is 40 hex digits, a SHA-1 hash; SHA-1 is no longer collision-resistant, so only the SHA-256 '
+                        'of %s (64 hex digits) is accepted: %s' % (option, of, where))
+    if len(digits) != 64:
+        raise ByokError('%s must be the SHA-256 of %s, 64 hex digits (spaces allowed); got %d digits'
+                        % (option, of, len(digits)))
+    return digits
+
+
+def check_tenant_id(tenant_id):
+    value = (tenant_id or '').strip().lower()
+    if not GUID_RE.match(value):
+        raise ByokError('tenant_id %r is not a GUID (8-4-4-4-12 hex digits, as Get-AadrmConfiguration shows it in '
+                        'BPOSId)' % (tenant_id,))
+    return value
