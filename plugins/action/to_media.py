@@ -19,7 +19,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
-    ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
+    check_private_folder, ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
 
 # a name on the media: one path component, nothing hidden, nothing that climbs out of the folder
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
@@ -63,13 +63,20 @@ class ActionModule(ActionBase):
         try:
             plan = self._plan(args)
             dest = args['dest']
-            # everything read and checked first: a refused file leaves the media as it was
+            # everything read and checked first, the folders included: a refusal leaves the media as it was
+            folders = [dest] + sorted(set(os.path.join(dest, os.path.dirname(name)) for name, dummy in plan
+                                          if os.path.dirname(name)))
+            for folder in folders[1:]:
+                if os.path.islink(folder):
+                    raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
+                                    'link' % folder)
+            for folder in folders:
+                if os.path.isdir(folder):
+                    check_private_folder(folder)  # only this user can write there
             ready = []
             for name, source in plan:
                 path = os.path.join(dest, name)
-                if os.path.islink(path) or os.path.islink(os.path.dirname(path)):
-                    raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
-                                    'link' % (path if os.path.islink(path) else os.path.dirname(path)))
+                self._no_link(path)
                 data = self._read(source, task_vars, check) if source[0] == 'file' else source[1]
                 if data is not None:
                     digest = sha256_hex(data)
@@ -77,17 +84,18 @@ class ActionModule(ActionBase):
                         raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it '
                                         'changed after it was made, or the transfer broke. Nothing was written to the '
                                         'media; make it again' % (source[1], host, digest, source[2]))
-                ready.append((name, path, data, source))
-            changed = self._folder(dest, check)
+                ready.append((path, data, source))
+            changed = False
+            for folder in folders:
+                changed = self._folder(folder, check) or changed
             carried = []
-            for name, path, data, source in ready:
-                if os.path.dirname(name):
-                    changed = self._folder(os.path.dirname(path), check) or changed
+            for path, data, source in ready:
                 if data is None:  # check mode: a file the steps before would make
                     carried.append(dict(path=path, sha256=source[2], changed=True))
                     changed = True
                     continue
                 digest = sha256_hex(data)
+                self._no_link(path)  # again, just before the write
                 same = os.path.isfile(path) and file_sha256(path) == digest and (os.stat(path).st_mode & 0o777) == 0o600
                 if not same and not check:
                     write_private_file(path, data)
@@ -124,6 +132,11 @@ class ActionModule(ActionBase):
                 raise ByokError('%s is named twice: each file on the media has one source' % name)
             seen.add(name)
         return plan
+
+    @staticmethod
+    def _no_link(path):
+        if os.path.islink(path):
+            raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a link' % path)
 
     @staticmethod
     def _folder(dest, check):

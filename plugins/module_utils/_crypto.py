@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import hashlib
 import hmac
-import re
 import traceback
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError

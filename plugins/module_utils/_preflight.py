@@ -11,11 +11,12 @@ them are reported at once, so that one correction and one run again are enough.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import re
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._values import check_tenant_id
-from ansible_collections.keyceremony.byok.plugins.module_utils._values import normalize_sha256
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import check_private_folder
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import check_tenant_id, normalize_sha256
 
 # What each target takes as the tenant key: sizes, and why.
 KEY_TARGETS = {
@@ -132,4 +133,18 @@ def check(params):
     problems += form_problems(params.get('root_hash'), params.get('kek_spki_sha256'), params.get('tenant_id'), names,
                               params.get('media_tenant_id'))
     problems += key_size_problems(params.get('key_size'), params.get('key_target'), names.get('key_size', 'key_size'))
+    problems += folder_problems(params.get('private_folders'))
+    return problems
+
+
+def folder_problems(folders):
+    """A folder the ceremony writes its files to later must be this user's, and not one others can write to: said
+    now, not at the step that writes there (after the card holders presented their cards)."""
+    problems = []
+    for folder in folders or []:
+        if os.path.isdir(folder):
+            try:
+                check_private_folder(folder)
+            except ByokError as e:
+                problems.append(str(e))
     return problems

@@ -92,6 +92,13 @@ options:
     description:
       - A tenant ID given by hand; checked for its form (a GUID).
     type: str
+  private_folders:
+    description:
+      - Folders a later step writes the ceremony's files to. Each one that exists must belong to this user (or root)
+        and not be writable by others; a missing one is made 0700 by the step that needs it.
+    type: list
+    elements: path
+    default: []
   media_tenant_id:
     description:
       - The tenant ID the online workstation read from the tenant (C(tenant.json) on the transfer media). When
@@ -198,6 +205,7 @@ def main():
         'kek_spki_sha256': {'type': 'str', 'no_log': False},
         'tenant_id': {'type': 'str'},
         'media_tenant_id': {'type': 'str'},
+        'private_folders': {'type': 'list', 'elements': 'path', 'default': []},
         'key_size': {'type': 'int'},
         'key_target': {'type': 'str', 'choices': ['rms', 'adrms', 'keyvault']},
         'variable_names': {'type': 'dict', 'default': {}},

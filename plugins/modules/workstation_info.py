@@ -174,7 +174,7 @@ def requirement_message(host, lacking, problem, installs):
     if lacking:
         said.append('%s lacks the Python libraries %s for %s; install them (pip install %s, or the distribution\'s '
                     'package) before the ceremony%s.' % (host, ' '.join(lacking), sys.executable, ' '.join(lacking),
-                                                        '' if installs else ': an offline workstation downloads nothing'))
+                                                        '' if installs else ': the ceremony installs nothing on this workstation'))
     if problem:
         said.append('%s: %s.' % (host, problem))
     return ' '.join(said)

@@ -90,6 +90,17 @@ PLAYBOOK = """
         dest: "{{ media }}"
         content:
           link.txt: x
+    - name: through a linked folder
+      keyceremony.byok.to_media:
+        dest: "{{ media }}"
+        files:
+          - src: "{{ made }}/kek-pkg"
+            dir: linked
+    - name: a media folder reached through a link
+      keyceremony.byok.to_media:
+        dest: "{{ media_link }}"
+        content:
+          through-the-mount.txt: x
     - name: shared folder
       keyceremony.byok.to_media:
         dest: "{{ shared }}"
@@ -115,11 +126,15 @@ def _run(tmp_path, strategy):
     inventory = tmp_path / 'inventory.json'
     inventory.write_text(json.dumps({'all': {'hosts': {'ws': {
         'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable, 'made': str(made),
-        'media': str(media), 'shared': str(shared), 'package_sha256': hashlib.sha256(package).hexdigest()}}}}))
+        'media': str(media), 'shared': str(shared), 'media_link': str(tmp_path / 'mount'),
+        'package_sha256': hashlib.sha256(package).hexdigest()}}}}))
     playbook = tmp_path / 'media.yml'
     playbook.write_text(PLAYBOOK.replace('\n    - name:', '\n    - ignore_errors: true\n      name:'))
     media.mkdir(mode=0o700)
     os.symlink(str(tmp_path / 'elsewhere.txt'), str(media / 'link.txt'))
+    os.makedirs(str(tmp_path / 'elsewhere'))
+    os.symlink(str(tmp_path / 'elsewhere'), str(media / 'linked'))
+    os.symlink(str(media), str(tmp_path / 'mount'))
     env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', **strategy_env(strategy))
     out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), str(playbook)], capture_output=True, text=True,
@@ -160,6 +175,7 @@ def test_to_media(tmp_path, strategy):
         'climbing folder': 'files: dir',
         'named twice': 'package.byok is named twice',
         'through a link': 'is a symbolic link',
+        'through a linked folder': 'linked on the media is a symbolic link',
         'shared folder': 'can be written by others',
         'relative': 'is not an absolute path',
     }
@@ -168,4 +184,7 @@ def test_to_media(tmp_path, strategy):
     assert not (media / 'planted.byok').exists() and not (tmp_path / 'outside.txt').exists()
     assert not (media / 'before-the-planted-one').exists(), 'a refused task wrote part of what it was given'
     assert not (tmp_path / 'elsewhere.txt').exists() and not (tmp_path / 'shared' / 'a.txt').exists()
+    assert not os.listdir(str(tmp_path / 'elsewhere'))
+    assert not results['a media folder reached through a link'].get('failed')
+    assert (media / 'through-the-mount.txt').read_text() == 'x'
     assert not [n for n in os.listdir(str(media)) if n.startswith('.')], 'a temporary file was left on the media'

@@ -99,6 +99,17 @@ def test_every_problem_is_reported_at_once():
     assert '(4) byok_root_hash must be the SHA-256' in run['msg'], run['msg']
 
 
+@pytest.mark.bad_input
+def test_a_media_folder_others_can_write_to_is_refused_before_anything_is_touched(tmp_path):
+    folder = tmp_path / 'media'
+    folder.mkdir()
+    os.chmod(str(folder), 0o777)
+    run = _run(private_folders=[str(folder), str(tmp_path / 'not-made-yet')])
+    assert run.failed and 'folder %s can be written by others' % folder in run['msg'], run['msg']
+    os.chmod(str(folder), 0o700)
+    assert not _run(private_folders=[str(folder), str(tmp_path / 'not-made-yet')]).failed
+
+
 def test_the_tenant_id_given_may_differ_from_the_media_only_in_case_and_spaces():
     assert not _run(media_tenant_id=' 44F40634-B7CC-418A-83FE-2F0CC9B0207E').failed
 

@@ -49,12 +49,12 @@ def test_required_it_fails_with_what_to_install(monkeypatch, tmp_path):
     assert got.failed and got['missing_modules'] == ['no_such_library_here', 'nor_this_one']
     assert got['msg'].startswith('ws-1 lacks the Python libraries no_such_library_here nor_this_one for %s; install '
                                  'them (pip install no_such_library_here nor_this_one' % sys.executable), got['msg']
-    assert 'an offline workstation downloads nothing' in got['msg']
+    assert 'the ceremony installs nothing on this workstation' in got['msg']
     assert 'ws-1: ' in got['msg'] and 'does not exist' in got['msg']
     # what the caller installs is not a failure; the rest still is
     got = run_module(workstation_info, dict(args, installable=['no_such_library_here'], check_pkcs11=False))
     assert got.failed and got['to_install'] == ['no_such_library_here']
-    assert 'libraries nor_this_one for' in got['msg'] and 'downloads nothing' not in got['msg']
+    assert 'libraries nor_this_one for' in got['msg'] and 'installs nothing' not in got['msg']
     got = run_module(workstation_info, dict(args, installable=['no_such_library_here', 'nor_this_one'],
                                             check_pkcs11=False))
     assert not got.failed and got['to_install'] == ['no_such_library_here', 'nor_this_one']
