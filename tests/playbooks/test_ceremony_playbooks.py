@@ -143,7 +143,10 @@ def test_byok_over_internet(tmp_path, strategy):
         flat = ' '.join(out.split())
         assert 'Nothing was uploaded.' in flat and 'run the same command again with: -e byok_activate=true' in flat
         assert 'Package %s/KeyTransferPackage-ContosoBYOK.byok' % (tmp_path / 'transfer') in flat
-        package_sha256 = open(str(tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok.sha256')).read().split()[0]
+        checksum_line = open(str(tmp_path / 'transfer' / 'KeyTransferPackage-ContosoBYOK.byok.sha256')).read()
+        package_sha256 = checksum_line.split()[0]
+        # as sha256sum writes it (sha256sum -c reads it back)
+        assert checksum_line == '%s  KeyTransferPackage-ContosoBYOK.byok\n' % package_sha256, repr(checksum_line)
         before_upload = tmp_path / 'transfer' / ('ceremony-transcript-before-upload-%s.md' % package_sha256[:12])
         assert before_upload.exists() and 'stopped before the upload' in before_upload.read_text()
         assert 'Transcript %s' % before_upload in flat
