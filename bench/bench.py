@@ -127,7 +127,7 @@ def cpu_of_children():
 
 def playbook(tree, base, name, inventory, extra, forks, strategy='linear'):
     """Run ``name`` of ``tree`` with ``strategy``; returns (wall seconds, CPU seconds of ansible-playbook and all it
-    started, [(action, seconds)] per task)."""
+    started, [(action, seconds)] per task, [(play name, seconds)] per play)."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(tree, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_FORKS=str(forks),
                ANSIBLE_COLLECTIONS_PATH=collections_of(tree, base), HOME=os.path.join(base, 'home'),
@@ -148,13 +148,15 @@ def playbook(tree, base, name, inventory, extra, forks, strategy='linear'):
         raise SystemExit('bench: %s failed (exit %d):\n%s\n%s'
                          % (name, out.returncode, out.stdout[-4000:], out.stderr[-2000:]))
     report = json.loads(out.stdout)
-    tasks = []
+    tasks, plays = [], []
     for play in report['plays']:
+        plays.append((play['play']['name'], iso(play['play']['duration']['end'])
+                      - iso(play['play']['duration']['start'])))
         for task in play['tasks']:
             actions = set(r.get('action', '') for r in task['hosts'].values())
             seconds = (iso(task['task']['duration']['end']) - iso(task['task']['duration']['start']))
             tasks.append((actions.pop() if len(actions) == 1 else '', seconds))
-    return wall, cpu, tasks
+    return wall, cpu, tasks, plays
 
 
 def iso(text):
@@ -186,7 +188,7 @@ def ceremony_playbook(tree, strategy, base, work, tenant):
              'byok_tenant_ca_path': tenant['ca_path'], 'byok_root_hash': tenant['root_hash'],
              'byok_admin_cards': cards(work, 'offline'), 'byok_activate': True,
              'online_workstation_work_dir': os.path.join(work, 'online')}
-    wall, cpu, tasks = playbook(tree, base, 'byok_over_internet.yml', inventory, extra, forks=2, strategy=strategy)
+    wall, cpu, tasks = playbook(tree, base, 'byok_over_internet.yml', inventory, extra, forks=2, strategy=strategy)[:3]
     steps = dict((s, 0.0) for s in STEPS + [OTHER])
     other = {}
     for action, seconds in tasks:
@@ -230,7 +232,9 @@ def fleet_playbook(tree, strategy, base, work, tenants):
              'byok_tenants': dict((names[i], dict((k, t[k]) for k in CONNECTION)) for i, t in enumerate(tenants))}
     for name in names:
         os.makedirs(os.path.join(work, 'transfer', name))
-    return playbook(tree, base, 'byok_fleet.yml', inventory, extra, forks=n + 1, strategy=strategy)[:2]
+    wall, cpu, dummy, plays = playbook(tree, base, 'byok_fleet.yml', inventory, extra, forks=n + 1, strategy=strategy)
+    # the online workstation serves the tenants one after the other: its plays do not shrink with more cores
+    return wall, cpu, sum(seconds for name, seconds in plays if name.startswith('Online workstation'))
 
 
 # --- the runs ----------------------------------------------------------------------------------
@@ -275,22 +279,25 @@ def run_fleet(base, variants, sizes, runs, results):
     tenants = Tenants(base, max(sizes))
     walls = dict((label, dict((n, []) for n in sizes)) for label in variants)
     cpus = dict((label, dict((n, []) for n in sizes)) for label in variants)
+    onlines = dict((label, dict((n, []) for n in sizes)) for label in variants)
     for n in sizes:
         for run in range(runs):
             for label, (tree, strategy) in variants.items():  # interleaved: every variant sees the same machine
                 work = os.path.join(base, 'fleet-%s-%d-%d' % (label.replace(' ', '-'), n, run))
                 try:
-                    wall, cpu = fleet_playbook(tree, strategy, base, work, tenants.serve_copy()[:n])
+                    wall, cpu, online = fleet_playbook(tree, strategy, base, work, tenants.serve_copy()[:n])
                 finally:
                     tenants.stop()
                 shutil.rmtree(work, ignore_errors=True)
                 say('fleet %s N=%d run %d: %.1f s, %.1f s of CPU' % (label, n, run + 1, wall, cpu))
                 walls[label][n].append(wall)
                 cpus[label][n].append(cpu)
+                onlines[label][n].append(online / n)
     results['fleet'] = {}
     for label in variants:
         per = dict((str(n), {'wall': stats(walls[label][n]), 'per_ceremony': stats([w / n for w in walls[label][n]]),
-                             'cpu_per_ceremony': stats([c / n for c in cpus[label][n]])})
+                             'cpu_per_ceremony': stats([c / n for c in cpus[label][n]]),
+                             'online_per_tenant': stats(onlines[label][n])})
                    for n in sizes)
         one = per[str(sizes[0])]['per_ceremony']['median'] if sizes[0] == 1 else None
         for n in sizes:
@@ -375,15 +382,18 @@ def table(results):
         lines.append('')
     fleet = results.get('fleet')
     if fleet:
-        columns = 'wall (%s) | per ceremony (%s) | CPU per ceremony (%s) | speed-up (%s)'
-        lines += ['### Fleet (byok_fleet.yml, forks N + 1)', '',
-                  '| N | ' + ' | '.join(columns % (k, k, k, k) for k in fleet) + ' |', '|---' * (1 + 4 * len(fleet)) + '|']
-        for n in next(iter(fleet.values())):
-            lines.append('| %s | %s |' % (n, ' | '.join('%s | %s | %s | %s' % (
-                m(fleet[k][n]['wall']), m(fleet[k][n]['per_ceremony']),
-                m(fleet[k][n]['cpu_per_ceremony']) if 'cpu_per_ceremony' in fleet[k][n] else '-',
-                '%.2f' % fleet[k][n]['speedup'] if fleet[k][n]['speedup'] else '-') for k in fleet)))
-        lines.append('')
+        # one table per variant: N, wall, per ceremony, CPU per ceremony, the online plays per tenant, speed-up
+        lines += ['### Fleet (byok_fleet.yml, forks N + 1)', '']
+        for k in fleet:
+            lines += ['%s:' % k, '', '| N | wall | per ceremony | CPU per ceremony | online plays per tenant | speed-up |',
+                      '|---|---|---|---|---|---|']
+            for n in fleet[k]:
+                lines.append('| %s | %s | %s | %s | %s | %s |' % (
+                    n, m(fleet[k][n]['wall']), m(fleet[k][n]['per_ceremony']),
+                    m(fleet[k][n]['cpu_per_ceremony']) if 'cpu_per_ceremony' in fleet[k][n] else '-',
+                    m(fleet[k][n]['online_per_tenant']) if 'online_per_tenant' in fleet[k][n] else '-',
+                    '%.2f' % fleet[k][n]['speedup'] if fleet[k][n]['speedup'] else '-'))
+            lines.append('')
     keys = results.get('keys')
     if keys:
         sizes = list(keys['generate'])
