@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import base64
 import os
-import re
 import tempfile
 
 from ansible.errors import AnsibleError
@@ -18,12 +17,10 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import SHA256_RE, media_name
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
 
-# a name on the media: one path component, nothing hidden, nothing that climbs out of the folder
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
-SHA256_RE = re.compile(r'^[0-9a-f]{64}\Z')
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a transfer package or a toolset file is far smaller
 
 ARGUMENT_SPEC = dict(
@@ -35,14 +32,6 @@ ARGUMENT_SPEC = dict(
     )),
     content=dict(type='dict', default={}),
 )
-
-
-def media_name(name, what):
-    """``name`` as a file name on the media, or ByokError saying what to change."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ByokError('%s %r is not a plain file name (letters, digits, ".", "_" and "-", not starting with "." '
-                        'or "-", at most 128 characters): rename it' % (what, name))
-    return name
 
 
 class ActionModule(ActionBase):

@@ -13,6 +13,9 @@ import re
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
 GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+# a name on the transfer media: one path component, nothing hidden, nothing that climbs out of the folder
+MEDIA_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
+SHA256_RE = re.compile(r'^[0-9a-f]{64}\Z')
 
 
 def group_hash(hex_digest):
@@ -43,3 +46,11 @@ def check_tenant_id(tenant_id):
         raise ByokError('tenant_id %r is not a GUID (8-4-4-4-12 hex digits, as Get-AadrmConfiguration shows it in '
                         'BPOSId)' % (tenant_id,))
     return value
+
+
+def media_name(name, what):
+    """``name`` as a file name on the transfer media, or ByokError saying what to change."""
+    if not isinstance(name, str) or not MEDIA_NAME_RE.match(name):
+        raise ByokError('%s %r is not a plain file name (letters, digits, ".", "_" and "-", not starting with "." '
+                        'or "-", at most 128 characters): rename it' % (what, name))
+    return name

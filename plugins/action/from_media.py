@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""keyceremony.byok.from_media: bring files from the transfer media (a controller folder) onto the host in one task:
+read and checked here, written on the host by the module of the same name. See plugins/modules/from_media.py."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import SHA256_RE, media_name
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # the files crossing this way (a toolset, a package, a TPD) are far smaller
+
+ARGUMENT_SPEC = dict(
+    dest=dict(type='str', required=True),
+    files=dict(type='list', elements='dict', required=True, options=dict(
+        src=dict(type='path', required=True),
+        sha256=dict(type='str'),
+    )),
+)
+
+
+def read_media_file(src, expect):
+    """The bytes of ``src`` on the media, refused when it is a link, too large, or not ``expect`` (a SHA-256)."""
+    if not os.path.isabs(src):
+        raise ByokError('files: src %r is not an absolute path on the controller' % src)
+    media_name(os.path.basename(src), 'files: the file name of')
+    if os.path.islink(src):
+        raise ByokError('%s on the transfer media is a symbolic link: bring the file itself' % src)
+    try:
+        with open(src, 'rb') as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as e:
+        raise ByokError('%s is not on the transfer media (%s): bring it from the other workstation first'
+                        % (src, e.strerror))
+    if len(data) > MAX_FILE_BYTES:
+        raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+    digest = sha256_hex(data)
+    if expect is not None and digest != expect:
+        raise ByokError('%s on the transfer media has SHA-256 %s, not %s as the workstation that made it recorded: '
+                        'it was changed or replaced on the media. Nothing was written; bring it again'
+                        % (src, digest, expect))
+    return data, digest
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        try:
+            validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleError as e:
+            return dict(result, failed=True, msg=to_text(e))
+        del validation
+        try:
+            if not args['dest'].startswith('/'):
+                raise ByokError('dest %r is not an absolute path on the host' % args['dest'])
+            carried, seen = [], set()
+            for entry in args['files']:  # every file read and checked before the host is asked to write any
+                expect = (entry.get('sha256') or '').replace(' ', '').replace(':', '').lower() or None
+                if expect is not None and not SHA256_RE.match(expect):
+                    raise ByokError('files: sha256 of %s is not 64 hex digits' % entry['src'])
+                data, digest = read_media_file(entry['src'], expect)
+                name = os.path.basename(entry['src'])
+                if name in seen:
+                    raise ByokError('%s is named twice: each file on the host has one source' % name)
+                seen.add(name)
+                carried.append({'name': name, 'content': base64.b64encode(data).decode('ascii'), 'sha256': digest})
+        except ByokError as e:
+            return dict(result, failed=True, msg=to_text(e))
+        out = self._execute_module(module_name='keyceremony.byok.from_media', task_vars=task_vars,
+                                   module_args={'dest': args['dest'], 'files': args['files'], '_content': carried})
+        out.pop('invocation', None)  # the files' bytes: not for the output
+        result.update(out)
+        return result
