@@ -172,9 +172,9 @@ def requirement_message(host, lacking, problem, installs):
     """What this host lacks, and what to install or set."""
     said = []
     if lacking:
+        why = '' if installs else ': the ceremony installs nothing on this workstation'
         said.append('%s lacks the Python libraries %s for %s; install them (pip install %s, or the distribution\'s '
-                    'package) before the ceremony%s.' % (host, ' '.join(lacking), sys.executable, ' '.join(lacking),
-                                                        '' if installs else ': the ceremony installs nothing on this workstation'))
+                    'package) before the ceremony%s.' % (host, ' '.join(lacking), sys.executable, ' '.join(lacking), why))
     if problem:
         said.append('%s: %s.' % (host, problem))
     return ' '.join(said)

@@ -135,8 +135,8 @@ def test_from_media(tmp_path, strategy):
 
     first = results['first']
     assert not first.get('failed') and first['changed'], first.get('msg')
-    assert [(os.path.basename(f['path']), f['changed']) for f in first['files']] == [('package.byok', True),
-                                                                                      ('kek-pkg', True)]
+    carried = [(os.path.basename(f['path']), f['changed']) for f in first['files']]
+    assert carried == [('package.byok', True), ('kek-pkg', True)]
     assert (work / 'package.byok').read_bytes() == package and (work / 'kek-pkg').read_bytes() == b'kek'
     assert stat.S_IMODE(os.stat(str(work)).st_mode) == 0o700
     for name in ('package.byok', 'kek-pkg'):
