@@ -9,7 +9,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import errno
 import os
+import stat
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
@@ -17,9 +19,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
-from ansible_collections.keyceremony.byok.plugins.module_utils._values import SHA256_RE, media_name
-
-MAX_FILE_BYTES = 16 * 1024 * 1024  # the files crossing this way (a toolset, a package, a TPD) are far smaller
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import (
+    MAX_MEDIA_FILE_BYTES, media_name, normalize_sha256)
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='str', required=True),
@@ -31,20 +32,25 @@ ARGUMENT_SPEC = dict(
 
 
 def read_media_file(src, expect):
-    """The bytes of ``src`` on the media, refused when it is a link, too large, or not ``expect`` (a SHA-256)."""
+    """The bytes of ``src`` on the media: a regular file (never through a link, never a pipe), at most
+    MAX_MEDIA_FILE_BYTES, and ``expect`` (a SHA-256) when given. Opened once; what is checked is what is sent."""
     if not os.path.isabs(src):
         raise ByokError('files: src %r is not an absolute path on the controller' % src)
     media_name(os.path.basename(src), 'files: the file name of')
-    if os.path.islink(src):
-        raise ByokError('%s on the transfer media is a symbolic link: bring the file itself' % src)
     try:
-        with open(src, 'rb') as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except (IOError, OSError) as e:
-        raise ByokError('%s is not on the transfer media (%s): bring it from the other workstation first'
-                        % (src, e.strerror))
-    if len(data) > MAX_FILE_BYTES:
-        raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise ByokError('%s is not on the transfer media: bring it from the other workstation first' % src)
+        if e.errno == errno.ELOOP:
+            raise ByokError('%s on the transfer media is a symbolic link: bring the file itself' % src)
+        raise ByokError('cannot read %s on the transfer media: %s' % (src, e.strerror))
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ByokError('%s on the transfer media is not a regular file: bring the file itself' % src)
+        data = f.read(MAX_MEDIA_FILE_BYTES + 1)
+    if len(data) > MAX_MEDIA_FILE_BYTES:
+        raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20))
     digest = sha256_hex(data)
     if expect is not None and digest != expect:
         raise ByokError('%s on the transfer media has SHA-256 %s, not %s as the workstation that made it recorded: '
@@ -69,21 +75,23 @@ class ActionModule(ActionBase):
         try:
             if not args['dest'].startswith('/'):
                 raise ByokError('dest %r is not an absolute path on the host' % args['dest'])
-            carried, seen = [], set()
+            names, data, seen = [], [], set()
             for entry in args['files']:  # every file read and checked before the host is asked to write any
-                expect = (entry.get('sha256') or '').replace(' ', '').replace(':', '').lower() or None
-                if expect is not None and not SHA256_RE.match(expect):
-                    raise ByokError('files: sha256 of %s is not 64 hex digits' % entry['src'])
-                data, digest = read_media_file(entry['src'], expect)
+                expect = normalize_sha256(entry['sha256'], 'files: sha256 of %s' % entry['src'], 'the file') \
+                    if entry.get('sha256') else None
+                content, digest = read_media_file(entry['src'], expect)
                 name = os.path.basename(entry['src'])
                 if name in seen:
                     raise ByokError('%s is named twice: each file on the host has one source' % name)
                 seen.add(name)
-                carried.append({'name': name, 'content': base64.b64encode(data).decode('ascii'), 'sha256': digest})
+                names.append({'name': name, 'sha256': digest})
+                data.append(base64.b64encode(content).decode('ascii'))
         except ByokError as e:
             return dict(result, failed=True, msg=to_text(e))
+        # the bytes go in an option of their own, no_log: the host's log of the module's options leaves them out
         out = self._execute_module(module_name='keyceremony.byok.from_media', task_vars=task_vars,
-                                   module_args={'dest': args['dest'], 'files': args['files'], '_content': carried})
-        out.pop('invocation', None)  # the files' bytes: not for the output
+                                   module_args={'dest': args['dest'], 'files': args['files'], '_names': names,
+                                                '_data': data})
+        out.pop('invocation', None)
         result.update(out)
         return result

@@ -17,11 +17,11 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._values import SHA256_RE, media_name
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import MAX_MEDIA_FILE_BYTES, SHA256_RE, media_name
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
 
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a transfer package or a toolset file is far smaller
+MAX_FILE_BYTES = MAX_MEDIA_FILE_BYTES
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),

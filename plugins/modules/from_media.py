@@ -13,12 +13,13 @@ short_description: Bring files from the transfer media onto the host in one step
 version_added: 0.2.0
 description:
   - The transfer media of a ceremony is a folder on the controller. This action brings files from it (the toolset
-    or a Key Vault KEK to the offline workstation, a transfer package, a C(.byok) file or TPDs to the online one) into
+    or a Key Vault KEK to the offline workstation, a transfer package or a C(.byok) file to the online one) into
     a folder of the host, in one task and one module run, where M(ansible.builtin.copy) took two module runs per file.
-  - Every file is read and checked on the controller first (a plain file name, not a link, at most 16 MiB, and with
+  - Every file is read and checked on the controller first (a plain file name, a regular file opened without
+    following a link, and with
     O(files[].sha256) the SHA-256 the workstation that made it recorded), then written on the host whole or not at
     all, as a 0600 file; a missing O(dest) is made 0700, and an existing one of another user, or one others can
-    write to, is refused. The host checks each file's SHA-256 again before it writes it.
+    write to, is refused (in check mode too). The host checks every file's SHA-256 again before it writes any.
   - A file whose content and mode are already the ones asked is left as it is (RV(files[].changed) false).
   - It is an action plugin with a module of the same name, which writes on the host.
 author:
@@ -50,14 +51,22 @@ options:
           - The file's SHA-256 as the workstation that made it recorded it (64 hex digits, spaces and colons allowed).
             The file is refused when it differs.
         type: str
-  _content:
+  _names:
     description:
-      - Set by the action from O(files), for the module that writes on the host; never given in a playbook.
+      - Set by the action from O(files), for the module that writes on the host (each file's name and SHA-256);
+        never given in a playbook.
     type: list
     elements: dict
     default: []
+  _data:
+    description:
+      - Set by the action from O(files), for the module that writes on the host (each file's bytes, base64); never
+        given in a playbook. Never logged, and left out of the task's result.
+    type: list
+    elements: str
+    default: []
 notes:
-  - The files' bytes travel as module arguments and are left out of the task's result.
+  - Files larger than 64 MiB are refused; the ceremony's files are far smaller.
 seealso:
   - module: keyceremony.byok.to_media
   - module: ansible.builtin.copy
@@ -106,8 +115,20 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
-    ensure_private_dir, file_sha256, sha256_hex, write_private_file)
+    check_private_folder, ensure_private_dir, file_sha256, sha256_hex, write_private_file)
 from ansible_collections.keyceremony.byok.plugins.module_utils._values import media_name
+
+
+def _same(path, digest):
+    """Whether ``path`` is already this user's 0600 file with these bytes (never a link)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if os.path.islink(path):
+        raise ByokError('%s is a symbolic link: remove it, nothing is written through a link' % path)
+    return (os.path.isfile(path) and st.st_uid == os.geteuid() and (st.st_mode & 0o777) == 0o600
+            and file_sha256(path) == digest)
 
 
 def work(module):
@@ -115,16 +136,18 @@ def work(module):
     dest = p['dest']
     if not os.path.isabs(dest):
         raise ByokError('dest %r is not an absolute path' % dest)
-    if not p['_content']:
+    if not p['_names'] or len(p['_names']) != len(p['_data']):
         raise ByokError('from_media runs as an action: its module writes what the action read on the controller')
+    if os.path.lexists(dest) and not os.path.isdir(dest):
+        raise ByokError('%s exists and is not a folder; give a folder path' % dest)
     made = not os.path.isdir(dest)
-    if not module.check_mode:
-        ensure_private_dir(dest)  # made 0700, or checked: this user's, and no one else can write there
-    files = []
-    for entry in p['_content']:
+    if not made:
+        check_private_folder(dest)  # this user's, and no one else can write there (in check mode too)
+    ready = []
+    for entry, content in zip(p['_names'], p['_data']):  # everything checked before anything is written
         name = media_name(entry.get('name'), 'the file name')
         try:
-            data = base64.b64decode(entry.get('content') or '', validate=True)
+            data = base64.b64decode(content or '', validate=True)
         except (binascii.Error, ValueError):
             raise ByokError('%s arrived damaged (not base64): run the task again' % name)
         digest = sha256_hex(data)
@@ -132,11 +155,16 @@ def work(module):
             raise ByokError('%s arrived with SHA-256 %s, not %s as read on the controller: run the task again'
                             % (name, digest, entry.get('sha256')))
         path = os.path.join(dest, name)
-        if os.path.islink(path):
-            raise ByokError('%s is a symbolic link: remove it, nothing is written through a link' % path)
-        same = os.path.isfile(path) and file_sha256(path) == digest and (os.stat(path).st_mode & 0o777) == 0o600
+        ready.append((path, data, digest, _same(path, digest)))
+    if not module.check_mode:
+        ensure_private_dir(dest)  # made 0700 when missing
+    files = []
+    for path, data, digest, same in ready:
         if not same and not module.check_mode:
-            write_private_file(path, data)
+            try:
+                write_private_file(path, data)
+            except OSError as e:
+                raise ByokError('cannot write %s: %s' % (path, e.strerror))
         files.append({'path': path, 'sha256': digest, 'changed': not same})
     return {'changed': made or any(f['changed'] for f in files), 'dest': dest, 'files': files}
 
@@ -148,7 +176,8 @@ def main():
             'src': {'type': 'path', 'required': True},
             'sha256': {'type': 'str'},
         }},
-        '_content': {'type': 'list', 'elements': 'dict', 'default': []},
+        '_names': {'type': 'list', 'elements': 'dict', 'default': []},
+        '_data': {'type': 'list', 'elements': 'str', 'default': [], 'no_log': True},
     }, supports_check_mode=True)
     try:
         result = work(module)

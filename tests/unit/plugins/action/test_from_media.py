@@ -64,6 +64,11 @@ PLAYBOOK = """
         dest: "{{ host }}/work"
         files:
           - src: "{{ media }}/link.byok"
+    - name: a pipe
+      keyceremony.byok.from_media:
+        dest: "{{ host }}/work"
+        files:
+          - src: "{{ media }}/pipe"
     - name: odd name
       keyceremony.byok.from_media:
         dest: "{{ host }}/work"
@@ -94,10 +99,7 @@ PLAYBOOK = """
       keyceremony.byok.from_media:
         dest: "{{ host }}/alone"
         files: []
-        _content:
-          - name: x.byok
-            content: "{{ 'forged' | b64encode }}"
-            sha256: "{{ '00' * 32 }}"
+        _data: ["{{ 'forged' | b64encode }}"]
 """
 
 
@@ -115,6 +117,7 @@ def test_from_media(tmp_path, strategy):
     (media / 'planted.byok').write_bytes(b'another key')
     (media / '.hidden').write_bytes(b'x')
     os.symlink(str(media / 'package.byok'), str(media / 'link.byok'))
+    os.mkfifo(str(media / 'pipe'))
     (host / 'linked-target').mkdir()
     (host / 'linked').mkdir()
     os.symlink(str(host / 'elsewhere'), str(host / 'linked' / 'kek-pkg'))
@@ -157,7 +160,8 @@ def test_from_media(tmp_path, strategy):
         'through a link': 'is a symbolic link: remove it',
         'shared folder': 'can be written by others',
         'relative': 'is not an absolute path',
-        'module alone': 'Unsupported parameters',  # _content comes from the action only
+        'module alone': 'Unsupported parameters',  # _names and _data come from the action only
+        'a pipe': 'is not a regular file',
     }
     for name, said in refusals.items():
         assert results[name].get('failed') and said in results[name]['msg'], (name, results[name])
