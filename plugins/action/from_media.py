@@ -13,14 +13,11 @@ import errno
 import os
 import stat
 
-from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import sha256_hex
 from ansible_collections.keyceremony.byok.plugins.module_utils._values import (
     MAX_MEDIA_FILE_BYTES, media_name, normalize_sha256)
+from ansible_collections.keyceremony.byok.plugins.plugin_utils._media_action import MediaAction
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='str', required=True),
@@ -59,39 +56,27 @@ def read_media_file(src, expect):
     return data, digest
 
 
-class ActionModule(ActionBase):
+class ActionModule(MediaAction):
 
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        try:
-            validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleError as e:
-            return dict(result, failed=True, msg=to_text(e))
-        del validation
-        try:
-            if not args['dest'].startswith('/'):
-                raise ByokError('dest %r is not an absolute path on the host' % args['dest'])
-            names, data, seen = [], [], set()
-            for entry in args['files']:  # every file read and checked before the host is asked to write any
-                expect = normalize_sha256(entry['sha256'], 'files: sha256 of %s' % entry['src'], 'the file') \
-                    if entry.get('sha256') else None
-                content, digest = read_media_file(entry['src'], expect)
-                name = os.path.basename(entry['src'])
-                if name in seen:
-                    raise ByokError('%s is named twice: each file on the host has one source' % name)
-                seen.add(name)
-                names.append({'name': name, 'sha256': digest})
-                data.append(base64.b64encode(content).decode('ascii'))
-        except ByokError as e:
-            return dict(result, failed=True, msg=to_text(e))
+    def carry(self, args, task_vars):
+        if not args['dest'].startswith('/'):
+            raise ByokError('dest %r is not an absolute path on the host' % args['dest'])
+        names, data, seen = [], [], set()
+        for entry in args['files']:  # every file read and checked before the host is asked to write any
+            expect = normalize_sha256(entry['sha256'], 'files: sha256 of %s' % entry['src'], 'the file') \
+                if entry.get('sha256') else None
+            content, digest = read_media_file(entry['src'], expect)
+            name = os.path.basename(entry['src'])
+            if name in seen:
+                raise ByokError('%s is named twice: each file on the host has one source' % name)
+            seen.add(name)
+            names.append({'name': name, 'sha256': digest})
+            data.append(base64.b64encode(content).decode('ascii'))
         # the bytes go in an option of their own, no_log: the host's log of the module's options leaves them out
         out = self._execute_module(module_name='keyceremony.byok.from_media', task_vars=task_vars,
                                    module_args={'dest': args['dest'], 'files': args['files'], '_names': names,
                                                 '_data': data})
         out.pop('invocation', None)
-        result.update(out)
-        return result
+        return out

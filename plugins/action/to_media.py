@@ -12,16 +12,14 @@ import base64
 import os
 import tempfile
 
-from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._values import MAX_MEDIA_FILE_BYTES, SHA256_RE, media_name
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import (
+    MAX_MEDIA_FILE_BYTES, media_name, normalize_sha256)
+from ansible_collections.keyceremony.byok.plugins.plugin_utils._media_action import MediaAction
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
-
-MAX_FILE_BYTES = MAX_MEDIA_FILE_BYTES
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),
@@ -34,65 +32,54 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(MediaAction):
 
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        try:
-            validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleError as e:
-            return dict(result, failed=True, msg=to_text(e))
-        del validation
+    def carry(self, args, task_vars):
         check = bool(self._task.check_mode)
-        host = (task_vars or {}).get('inventory_hostname', 'the host')
-        try:
-            plan = self._plan(args)
-            dest = args['dest']
-            # everything read and checked first, the folders included: a refusal leaves the media as it was
-            folders = [dest] + sorted(set(os.path.join(dest, os.path.dirname(name)) for name, dummy in plan
-                                          if os.path.dirname(name)))
-            for folder in folders[1:]:
-                if os.path.islink(folder):
-                    raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
-                                    'link' % folder)
-            for folder in folders:
-                if os.path.isdir(folder):
-                    check_private_folder(folder)  # only this user can write there
-            ready = []
-            for name, source in plan:
-                path = os.path.join(dest, name)
-                self._no_link(path)
-                data = self._read(source, task_vars, check) if source[0] == 'file' else source[1]
-                if data is not None:
-                    digest = sha256_hex(data)
-                    if source[0] == 'file' and source[2] and digest != source[2]:
-                        raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it '
-                                        'changed after it was made, or the transfer broke. Nothing was written to the '
-                                        'media; make it again' % (source[1], host, digest, source[2]))
-                ready.append((path, data, source))
-            changed = False
-            for folder in folders:
-                changed = self._folder(folder, check) or changed
-            carried = []
-            for path, data, source in ready:
-                if data is None:  # check mode: a file the steps before would make
-                    carried.append(dict(path=path, sha256=source[2], changed=True))
-                    changed = True
-                    continue
+        host = task_vars.get('inventory_hostname', 'the host')
+        plan = self._plan(args)
+        dest = args['dest']
+        # everything read and checked first, the folders included: a refusal leaves the media as it was
+        folders = [dest] + sorted(set(os.path.join(dest, os.path.dirname(name)) for name, dummy in plan
+                                      if os.path.dirname(name)))
+        for folder in folders[1:]:
+            if os.path.islink(folder):
+                raise ByokError('%s on the media is a symbolic link: remove it, nothing is written through a '
+                                'link' % folder)
+        for folder in folders:
+            if os.path.isdir(folder):
+                check_private_folder(folder)  # only this user can write there
+        ready = []
+        for name, source in plan:
+            path = os.path.join(dest, name)
+            self._no_link(path)
+            data = self._read(source, task_vars, check) if source[0] == 'file' else source[1]
+            if data is not None:
                 digest = sha256_hex(data)
-                self._no_link(path)  # again, just before the write
-                same = os.path.isfile(path) and file_sha256(path) == digest and (os.stat(path).st_mode & 0o777) == 0o600
-                if not same and not check:
-                    write_private_file(path, data)
-                carried.append(dict(path=path, sha256=digest, changed=not same))
-                changed = changed or not same
-        except ByokError as e:
-            return dict(result, failed=True, msg=to_text(e))
-        return dict(result, changed=changed, dest=dest, files=carried)
+                if source[0] == 'file' and source[2] and digest != source[2]:
+                    raise ByokError('%s on %s has SHA-256 %s, not %s as the step that made it reported: it '
+                                    'changed after it was made, or the transfer broke. Nothing was written to the '
+                                    'media; make it again' % (source[1], host, digest, source[2]))
+            ready.append((path, data, source))
+        changed = False
+        for folder in folders:
+            changed = self._folder(folder, check) or changed
+        carried = []
+        for path, data, source in ready:
+            if data is None:  # check mode: a file the steps before would make
+                carried.append(dict(path=path, sha256=source[2], changed=True))
+                changed = True
+                continue
+            digest = sha256_hex(data)
+            self._no_link(path)  # again, just before the write
+            same = os.path.isfile(path) and file_sha256(path) == digest and (os.stat(path).st_mode & 0o777) == 0o600
+            if not same and not check:
+                write_private_file(path, data)
+            carried.append(dict(path=path, sha256=digest, changed=not same))
+            changed = changed or not same
+        return dict(changed=changed, dest=dest, files=carried)
 
     @staticmethod
     def _plan(args):
@@ -105,9 +92,8 @@ class ActionModule(ActionBase):
             src = entry['src']
             if not os.path.isabs(src):
                 raise ByokError('files: src %r is not an absolute path on the host' % src)
-            expect = (entry.get('sha256') or '').lower() or None
-            if expect is not None and not SHA256_RE.match(expect):
-                raise ByokError('files: sha256 of %s is not 64 hex digits' % src)
+            expect = normalize_sha256(entry['sha256'], 'files: sha256 of %s' % src, 'the file') \
+                if entry.get('sha256') else None
             name = media_name(os.path.basename(src), 'files: the file name of')
             if entry.get('dir'):
                 name = os.path.join(media_name(entry['dir'], 'files: dir'), name)
@@ -162,12 +148,12 @@ class ActionModule(ActionBase):
                     if check:
                         return None
                     raise ByokError('cannot fetch %s from the host: %s' % (src, to_text(e)))
-                if os.path.getsize(tmp) > MAX_FILE_BYTES:
-                    raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+                if os.path.getsize(tmp) > MAX_MEDIA_FILE_BYTES:
+                    raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20))
                 with open(tmp, 'rb') as f:
                     data = f.read()
             finally:
                 os.unlink(tmp)
-        if len(data) > MAX_FILE_BYTES:
-            raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_FILE_BYTES >> 20))
+        if len(data) > MAX_MEDIA_FILE_BYTES:
+            raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20))
         return data

@@ -10,6 +10,8 @@ __metaclass__ = type
 import io
 import json
 import os
+import subprocess
+import sys
 from contextlib import redirect_stdout
 
 from ansible.module_utils.testing import patch_module_args
@@ -395,3 +397,19 @@ def software_package(tenant, friendly_name='soft', trailing=b'', key=None, tenan
     pkg = {'schema_version': '1.0.0', 'header': header, 'ciphertext': _byok.b64url(ct), 'generator': 'test',
            'binding': binding, 'binding_signature': {'alg': 'PS256', 'value': _byok.b64url(sig)}}
     return _byok.serialize(pkg), hashlib.sha256(spki).hexdigest()
+
+
+def each_task_of(tmp_path, playbook, host_vars, strategy):
+    """Run ``playbook`` (text; every task goes on after a failure) against one local host ``ws`` with ``host_vars``,
+    under ``strategy``; returns ({task name: that host's result}, ansible-playbook's stdout)."""
+    inventory = tmp_path / 'inventory.json'
+    inventory.write_text(json.dumps({'all': {'hosts': {'ws': dict(
+        host_vars, ansible_connection='local', ansible_python_interpreter=sys.executable)}}}))
+    path = tmp_path / 'each-task.yml'
+    path.write_text(playbook.replace('\n    - name:', '\n    - ignore_errors: true\n      name:'))
+    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', **strategy_env(strategy))
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
+                          str(path)], capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False)
+    tasks = json.loads(out.stdout)['plays'][0]['tasks']
+    return dict((t['task']['name'], t['hosts']['ws']) for t in tasks), out.stdout

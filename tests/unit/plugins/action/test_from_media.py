@@ -10,15 +10,13 @@ __metaclass__ = type
 
 import base64
 import hashlib
-import json
 import os
 import stat
-import subprocess
 import sys
 
 import pytest
 
-from ansible_collections.keyceremony.byok.tests.unit.helpers import REPO_ROOT, STRATEGIES, strategy_env
+from ansible_collections.keyceremony.byok.tests.unit.helpers import STRATEGIES, each_task_of
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
 pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
@@ -123,17 +121,8 @@ def test_from_media(tmp_path, strategy):
     os.symlink(str(host / 'elsewhere'), str(host / 'linked' / 'kek-pkg'))
     (host / 'shared').mkdir()
     os.chmod(str(host / 'shared'), 0o777)
-    inventory = tmp_path / 'inventory.json'
-    inventory.write_text(json.dumps({'all': {'hosts': {'ws': {
-        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable, 'media': str(media),
-        'host': str(host), 'package_sha256': hashlib.sha256(package).hexdigest()}}}}))
-    playbook = tmp_path / 'media.yml'
-    playbook.write_text(PLAYBOOK.replace('\n    - name:', '\n    - ignore_errors: true\n      name:'))
-    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', **strategy_env(strategy))
-    out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), str(playbook)], capture_output=True, text=True,
-                         env=env, cwd=str(tmp_path), check=False)
-    results = dict((t['task']['name'], t['hosts']['ws']) for t in json.loads(out.stdout)['plays'][0]['tasks'])
+    results, stdout = each_task_of(tmp_path, PLAYBOOK, {
+        'media': str(media), 'host': str(host), 'package_sha256': hashlib.sha256(package).hexdigest()}, strategy)
     work = host / 'work'
 
     first = results['first']
@@ -145,7 +134,7 @@ def test_from_media(tmp_path, strategy):
     for name in ('package.byok', 'kek-pkg'):
         assert stat.S_IMODE(os.stat(str(work / name)).st_mode) == 0o600
     # the files' bytes stay out of the result
-    assert 'invocation' not in first and base64.b64encode(package).decode() not in out.stdout
+    assert 'invocation' not in first and base64.b64encode(package).decode() not in stdout
 
     assert not results['again']['changed']
     check = results['check mode']

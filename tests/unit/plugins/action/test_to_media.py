@@ -9,15 +9,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
 import stat
-import subprocess
 import sys
 
 import pytest
 
-from ansible_collections.keyceremony.byok.tests.unit.helpers import REPO_ROOT, STRATEGIES, strategy_env
+from ansible_collections.keyceremony.byok.tests.unit.helpers import STRATEGIES, each_task_of
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
 pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason='needs the venv of make setup')
@@ -123,24 +121,15 @@ def _run(tmp_path, strategy):
     (made / 'package.byok').write_bytes(package)
     (made / 'kek-pkg').write_bytes(b'kek')
     (made / 'planted.byok').write_bytes(b'another key')
-    inventory = tmp_path / 'inventory.json'
-    inventory.write_text(json.dumps({'all': {'hosts': {'ws': {
-        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable, 'made': str(made),
-        'media': str(media), 'shared': str(shared), 'media_link': str(tmp_path / 'mount'),
-        'package_sha256': hashlib.sha256(package).hexdigest()}}}}))
-    playbook = tmp_path / 'media.yml'
-    playbook.write_text(PLAYBOOK.replace('\n    - name:', '\n    - ignore_errors: true\n      name:'))
     media.mkdir(mode=0o700)
     os.symlink(str(tmp_path / 'elsewhere.txt'), str(media / 'link.txt'))
     os.makedirs(str(tmp_path / 'elsewhere'))
     os.symlink(str(tmp_path / 'elsewhere'), str(media / 'linked'))
     os.symlink(str(media), str(tmp_path / 'mount'))
-    env = dict(os.environ, HOME=str(tmp_path / 'home'), ANSIBLE_CONFIG=os.path.join(REPO_ROOT, 'ansible.cfg'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', **strategy_env(strategy))
-    out = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), str(playbook)], capture_output=True, text=True,
-                         env=env, cwd=str(tmp_path), check=False)
-    report = json.loads(out.stdout)
-    return dict((t['task']['name'], t['hosts']['ws']) for t in report['plays'][0]['tasks']), package
+    results = each_task_of(tmp_path, PLAYBOOK, {
+        'made': str(made), 'media': str(media), 'shared': str(shared), 'media_link': str(tmp_path / 'mount'),
+        'package_sha256': hashlib.sha256(package).hexdigest()}, strategy)[0]
+    return results, package
 
 
 @pytest.mark.bad_input
