@@ -17,9 +17,9 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 from ansible_collections.keyceremony.byok.plugins.module_utils._values import (
     MAX_MEDIA_FILE_BYTES, media_name, normalize_sha256)
-from ansible_collections.keyceremony.byok.plugins.plugin_utils._media_action import MediaAction
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, file_sha256, remove_stale_temporaries, sha256_hex, write_private_file)
+from ansible_collections.keyceremony.byok.plugins.plugin_utils._media_action import MediaAction
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),
@@ -149,11 +149,15 @@ class ActionModule(MediaAction):
                         return None
                     raise ByokError('cannot fetch %s from the host: %s' % (src, to_text(e)))
                 if os.path.getsize(tmp) > MAX_MEDIA_FILE_BYTES:
-                    raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20))
+                    raise ByokError(too_large(src))
                 with open(tmp, 'rb') as f:
                     data = f.read()
             finally:
                 os.unlink(tmp)
         if len(data) > MAX_MEDIA_FILE_BYTES:
-            raise ByokError('%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20))
+            raise ByokError(too_large(src))
         return data
+
+
+def too_large(src):
+    return '%s is larger than %d MiB: not a file of the ceremony' % (src, MAX_MEDIA_FILE_BYTES >> 20)

@@ -52,7 +52,8 @@ options:
         required: true
       sha256:
         description:
-          - The file's SHA-256 as the step that made it reported it, 64 hex digits. The file is refused when it differs.
+          - The file's SHA-256 as the step that made it reported it (64 hex digits, spaces and colons allowed). The file
+            is refused when it differs.
         type: str
       dir:
         description:

@@ -60,6 +60,12 @@ PLAYBOOK = """
             dir: before-the-planted-one
           - src: "{{ made }}/planted.byok"
             sha256: "{{ package_sha256 }}"
+    - name: a SHA-1 for a SHA-256
+      keyceremony.byok.to_media:
+        dest: "{{ media }}"
+        files:
+          - src: "{{ made }}/kek-pkg"
+            sha256: "{{ package_sha256[:40] }}"
     - name: missing
       keyceremony.byok.to_media:
         dest: "{{ media }}"
@@ -128,14 +134,15 @@ def _run(tmp_path, strategy):
     os.symlink(str(media), str(tmp_path / 'mount'))
     results = each_task_of(tmp_path, PLAYBOOK, {
         'made': str(made), 'media': str(media), 'shared': str(shared), 'media_link': str(tmp_path / 'mount'),
-        'package_sha256': hashlib.sha256(package).hexdigest()}, strategy)[0]
+        'package_sha256': hashlib.sha256(package).hexdigest()}, strategy)
     return results, package
 
 
 @pytest.mark.bad_input
 @pytest.mark.parametrize('strategy', STRATEGIES)
 def test_to_media(tmp_path, strategy):
-    results, package = _run(tmp_path, strategy)
+    (results, stdout), package = _run(tmp_path, strategy)
+    assert 'a wrapped key' not in stdout, "a file's bytes reached the output"
     media = tmp_path / 'media'
 
     first = results['first']
@@ -160,6 +167,7 @@ def test_to_media(tmp_path, strategy):
     refusals = {
         'planted': 'not %s as the step that made it reported' % hashlib.sha256(package).hexdigest(),
         'missing': 'cannot fetch',
+        'a SHA-1 for a SHA-256': 'a SHA-1 hash',
         'climbing name': 'is not a plain file name',
         'climbing folder': 'files: dir',
         'named twice': 'package.byok is named twice',
