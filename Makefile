@@ -1,3 +1,6 @@
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # keyceremony.byok - one command to set up, one to rehearse, one to test.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -13,12 +16,13 @@ PYTEST_ARGS ?=
 # the tests spread over every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup apt-packages demo test pytest sanity molecule containers bench clean
+.PHONY: help setup apt-packages demo test pytest sanity lint molecule containers bench clean
 
 help:
 	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
 	@echo "make demo    set up, then run the rehearsal ceremony on a SoftHSM2 token in .demo/"
 	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity, molecule)"
+	@echo "make lint    ansible-lint (production profile), antsibull-docs and antsibull-changelog lint"
 	@echo "make molecule  the molecule scenarios alone, in podman (sets podman up and builds the image when missing)"
 	@echo "make bench   time the ceremony against one process, a fleet, and the HSM floor (docs/performance.md; not in make test)"
 
@@ -56,13 +60,17 @@ demo: setup
 	  >/dev/null 2>&1 && chmod 0600 .demo/transfer/ceremony-transcript.png \
 	  && echo "witness sheet: .demo/transfer/ceremony-transcript.html (to print), its screenshot .demo/transfer/ceremony-transcript.png"
 
-test: setup pytest sanity molecule
+test: setup pytest sanity lint molecule
 
 pytest:
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 sanity:
 	ANSIBLE_TEST=$(CURDIR)/$(BIN)/ansible-test scripts/sanity.sh
+
+# ansible-lint (production profile), antsibull-docs and antsibull-changelog lint (scripts/lint.sh)
+lint: setup
+	scripts/lint.sh
 
 # podman with runc, and the scenarios' image built from Debian's packages (only when missing).
 containers: setup

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Build the container image of the molecule scenarios from Debian's packages, when it is missing.
 #
 # Usage: scripts/build-image.sh [IMAGE]      (default localhost/keyceremony-byok:bookworm)

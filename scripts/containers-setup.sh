@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Prepare this machine for the molecule scenarios: podman with runc, and debootstrap for the images.
 #
 # Usage: scripts/containers-setup.sh        (as root, or with sudo available)

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run every molecule scenario (molecule/*/molecule.yml) in podman, one after the other, and say
 # how long each took. Called by `make molecule` (and so `make test`) after the host is set up
 # (scripts/containers-setup.sh) and the image is built (scripts/build-image.sh).

@@ -195,7 +195,7 @@ def test_byok_over_internet(tmp_path, strategy):
         grouped = ' '.join(offline['spki_sha256'][i:i + 8] for i in range(0, 64, 8))
         assert 'Fingerprint generated %s' % grouped in flat and 'Fingerprint active %s' % grouped in flat
         # the workstation check runs once per host and run, though the online role runs twice
-        checks = re.findall(r'TASK \[keyceremony\.byok\.(?:_common : Check the Python|offline_workstation : Check the '
+        checks = re.findall(r'TASK \[keyceremony\.byok\.(?:common : Check the Python|offline_workstation : Check the '
                             r'workstation)[^\n]*\n(ok|skipping): \[(\S+)\]', out)
         assert sorted(checks) == [('ok', 'offline-ws'), ('ok', 'online-ws')], checks
         assert re.findall(r'TASK \[Preflight \(the online side needs no HSM\)\][^\n]*\n(\w+)', out) \

@@ -35,7 +35,7 @@ PLAYBOOK = """
   tasks:
     - name: The SoftHSM2 folder
       ansible.builtin.include_role:
-        name: keyceremony.byok._common
+        name: keyceremony.byok.common
         tasks_from: softhsm
       vars:
         _common_softhsm_dir: "{{ offline_workstation_softhsm_dir }}"

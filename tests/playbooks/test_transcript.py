@@ -2,7 +2,7 @@
 # Copyright (c) keyceremony.byok contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ceremony transcript (the _common role's transcript tasks) of a journal an interrupted step left."""
+"""The ceremony transcript (the common role's transcript tasks) of a journal an interrupted step left."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -28,7 +28,7 @@ PLAY = '''
   tasks:
     - name: Transcript
       ansible.builtin.include_role:
-        name: keyceremony.byok._common
+        name: keyceremony.byok.common
         tasks_from: transcript
 '''
 
@@ -76,7 +76,7 @@ CEREMONY_PLAY = '''
   tasks:
     - name: Transcript
       ansible.builtin.import_role:
-        name: keyceremony.byok._common
+        name: keyceremony.byok.common
         tasks_from: transcript
       vars:
         _common_journals: ["{{ journal }}"]

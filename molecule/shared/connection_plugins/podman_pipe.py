@@ -1,3 +1,6 @@
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: keyceremony.byok contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The molecule scenarios' connection: containers.podman.podman with pipelining.
