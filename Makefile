@@ -10,7 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/keyceremony/byok
 # chromium: the witness sheet's HTML is looked at in a real browser (a screenshot) by the tests and make demo
-APT_PACKAGES := softhsm2 opensc shellcheck chromium
+# tpm2-pkcs11 over swtpm: a second PKCS#11 library, which lacks mechanisms the ceremony needs (the mechanism checks
+# tests); gnutls-bin: p11tool, whose RFC 7512 token URIs the tests give as token_label
+APT_PACKAGES := softhsm2 opensc shellcheck chromium libtpm2-pkcs11-1 libtss2-tcti-swtpm0 swtpm gnutls-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 # the tests spread over every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process

@@ -37,6 +37,10 @@ options:
   token_label:
     description:
       - Label of the world's token. Tokens are always found by label, never by slot number.
+      - Or an RFC 7512 PKCS#11 URI as C(p11tool --list-tokens) prints it, for example
+        C(pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=6bf5c3168c152e81;token=contoso-world).
+        Its C(token) attribute is the label the token is found by; its C(serial), C(manufacturer) and C(model), when
+        given, are checks the token must pass. Query attributes and library attributes are ignored.
       - Defaults to the token recorded in the world descriptor; when given, it must be that token.
     type: str
 '''

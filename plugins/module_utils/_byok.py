@@ -93,7 +93,7 @@ def key_wrapped(session, copy_key, package_key):
     """``KWP(pkcs8)``, the second part of the ciphertext. RFC 5649 is deterministic and the package key and the copy
     are token objects, so the same key always gives the same bytes: a file can be recognised by them."""
     return session.wrap('wrapping the transfer copy under the package key', package_key, copy_key,
-                        _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
+                        session.aes_key_wrap_pad())
 
 
 def build_package(session, copy_key, package_key, kek_object, signing_key, kek, tenant_id, friendly_name,
@@ -241,9 +241,9 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
         checking = [(n, v) for n, v in private_template
                     if n not in ('CKA_TOKEN', 'CKA_LABEL', 'CKA_ID', 'CKA_DESTROYABLE', 'CKA_SIGN')]
         checking += [('CKA_TOKEN', False), ('CKA_DESTROYABLE', True), ('CKA_SIGN', True)]
+        kwp_mechanism = session.aes_key_wrap_pad()
         try:
-            probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking),
-                                   _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
+            probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking), kwp_mechanism)
         except HsmError as e:
             raise error('the wrapped key does not open: the file is damaged, or what it wraps is not an RSA private key '
                         '(%s)' % e.ckr)
@@ -271,7 +271,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
         imported = handle is None
         if imported:
             handle = session.unwrap('importing the transferred key', aes, kwp, resolve(private_template),
-                                    _pkcs11().mechanism('CKM_AES_KEY_WRAP_PAD'))
+                                    kwp_mechanism)
     finally:
         session.destroy('removing the package key', aes)
     return handle, spki_hash, imported

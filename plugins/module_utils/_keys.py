@@ -457,10 +457,10 @@ def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False)
         s.login(USER, user_pin, who)
         copy_key = session_key(s)
         key = s.find_one(names['key'], 'CKO_PRIVATE_KEY')
-        wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, key,
-                         mechanism('CKM_AES_KEY_WRAP_PAD'))
+        kwp = s.aes_key_wrap_pad()
+        wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, key, kwp)
         s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
-                 _copy_template(names['copy']), mechanism('CKM_AES_KEY_WRAP_PAD'))
+                 _copy_template(names['copy']), kwp)
         check_copy(describe_key(s, names['copy']), describe_key(s, names['key']), names['key'])
         prove_copy(s, copy_key, names, original)
 
@@ -479,11 +479,11 @@ def prove_copy(session, session_key, names, original):
     the object is destroyed on every path. Raises HsmKeyError naming the copy when it is not the key.
     """
     copy = session.find_one(names['copy'], 'CKO_PRIVATE_KEY')
+    kwp = session.aes_key_wrap_pad()
     try:
-        wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy,
-                               mechanism('CKM_AES_KEY_WRAP_PAD'))
+        wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy, kwp)
         probe = session.unwrap('opening the transfer copy %s to prove it' % names['copy'], session_key, wrapped,
-                               _probe_template(), mechanism('CKM_AES_KEY_WRAP_PAD'))
+                               _probe_template(), kwp)
     except HsmError as e:
         raise HsmKeyError('the transfer copy %s cannot be wrapped and opened as a whole RSA private key (%s), as a copy '
                           'of %s can: it fails the pairwise-consistency test, someone with the user PIN planted it. Do '

@@ -37,7 +37,8 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._crypto import (
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import CardError, WorldError
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     canonical_json, ensure_private_dir, file_sha256, locked, read_json, sha256_hex, write_private_file, write_private_json)
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import SO, USER, check_token_label
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (
+    SO, USER, check_token_label, check_token_match, token_ref)
 
 DESCRIPTOR = 'world.json'
 PENDING = 'world.pending.json'
@@ -309,9 +310,11 @@ class WorldSpec(object):
     """What the user asked for."""
 
     def __init__(self, world_dir, token_label, acs_quorum, admin_cards, cipher_suite):
-        check_token_label(token_label)
+        # a label, or an RFC 7512 URI whose serial, manufacturer and model the token must have
+        self.token_given = token_label
+        self.token_label, self.token_match = token_ref(token_label)
+        check_token_label(self.token_label)
         self.world = World(world_dir)
-        self.token_label = token_label
         self.k, self.n = parse_quorum(acs_quorum)
         self.acs_quorum = '%d/%d' % (self.k, self.n)
         self.cards = [{'path': os.path.abspath(c['path']), 'pin': c.get('pin')} for c in (admin_cards or [])]
@@ -350,6 +353,7 @@ def _compare_existing(spec, desc, hsm):
     if token.serial != desc['token_serial']:
         raise WorldError('token %r has serial %s, but the world in %s was made on serial %s; it is another token '
                          'with the same label' % (spec.token_label, token.serial, where, desc['token_serial']))
+    check_token_match(token, spec.token_match, spec.token_given)
 
 
 def _new_pending(spec):
@@ -481,6 +485,10 @@ def _plan(spec, hsm):
         raise WorldError('token %r (serial %s) already exists and is not the world in %s (there is no %s '
                          'there); choose another token_label, or point world_dir at that token\'s world'
                          % (spec.token_label, token.serial, spec.world.dir, DESCRIPTOR))
+    if spec.token_match.get('serial'):
+        raise WorldError('token_label %s names a serial, but token %r does not exist yet: the HSM gives a token its '
+                         'serial when it is made. Give token=%s alone to make the world; pin the serial afterwards'
+                         % (spec.token_given, spec.token_label, spec.token_label))
     hsm.free_slot()
     return ['create world folder %s' % spec.world.dir, 'write %d admin cards (quorum %s)' % (spec.n, spec.acs_quorum),
             'initialise token %r' % spec.token_label]
@@ -495,7 +503,9 @@ def _init_token(hsm, spec, so_pin, user_pin):
         s.init_user_pin(user_pin)
     with hsm.session(spec.token_label, login=USER, pin=user_pin, who="the world's module credential"):
         pass
-    return hsm.find_token(spec.token_label)
+    token = hsm.find_token(spec.token_label)
+    check_token_match(token, spec.token_match, spec.token_given)
+    return token
 
 
 class WorldContext(object):
@@ -504,7 +514,8 @@ class WorldContext(object):
     def __init__(self, hsm, world_dir, token_label=None):
         self.world = World(world_dir)
         self.descriptor = self.world.descriptor()
-        self.token_label = token_label or self.descriptor['token_label']
+        label, match = token_ref(token_label)
+        self.token_label = label or self.descriptor['token_label']
         if self.token_label != self.descriptor['token_label']:
             raise WorldError('token_label %r is not the token of the world in %s (%r)'
                              % (self.token_label, self.world.dir, self.descriptor['token_label']))
@@ -513,6 +524,7 @@ class WorldContext(object):
         if token.serial != self.descriptor['token_serial']:
             raise WorldError('token %r has serial %s, but the world in %s was made on serial %s'
                              % (self.token_label, token.serial, self.world.dir, self.descriptor['token_serial']))
+        check_token_match(token, match, token_label)
         self.token = token
 
     def user_session(self, rw=False):

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: from_media
 short_description: Bring files from the transfer media onto the host in one step
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The transfer media of a ceremony is a folder on the controller. This action brings files from it (the toolset
     or a Key Vault KEK to the offline workstation, a transfer package or a C(.byok) file to the online one) into

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: keyvault_byok_import
 short_description: Import the ceremony's .byok file into Azure Key Vault
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Uploads the C(.byok) file that M(keyceremony.byok.transfer_package) made for a Key Vault KEK, as Azure's own tools
     do - C(PUT <vault>/keys/<name>) with a C(key) of C(kty) C(RSA-HSM), the O(key_ops), and C(key_hsm) the base64url of

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: keyvault_kek
 short_description: Create or read the import-only Key Exchange Key (KEK) in Azure Key Vault
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The online workstation's first step of a BYOK transfer into Azure Key Vault. Creates the KEK when the vault has no
     key named O(name) - C(POST <vault>/keys/<name>/create) with C(kty) C(RSA-HSM), O(key_size) and C(key_ops)

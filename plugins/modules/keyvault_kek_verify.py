@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: keyvault_kek_verify
 short_description: Check an Azure Key Vault Key Exchange Key (KEK) against its pinned fingerprint, offline
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The offline workstation's check of the KEK that M(keyceremony.byok.keyvault_kek) created in Azure Key Vault (or
     that C(az keyvault key create --kty RSA-HSM --ops import) made), before the world trusts it. Needs no network and

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: to_media
 short_description: Carry a host's files, and short texts, onto the transfer media in one step
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The transfer media of a ceremony is a folder on the controller (O(dest)). This action brings files made on the
     host (the toolset the online workstation downloaded, the transfer package the offline workstation made) and

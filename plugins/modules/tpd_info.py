@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: tpd_info
 short_description: Open an AD RMS trusted publishing domain export and say what it holds, before it is imported
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Opens a trusted publishing domain (TPD) export as AD RMS writes it (C(Export-RmsTPD), the AD RMS console) with its
     protection password, reads both layers and the certificates in it, and reports what it holds and any problem an

@@ -18,6 +18,10 @@ description:
     roles run it first and stop with what is missing (the offline workstation) or install it (the online workstation).
   - With O(require), it fails itself, saying what to install, when a library is missing that the caller does not
     install (O(installable)) or no PKCS#11 library is found.
+  - With O(mechanisms), it also reads the PKCS#11 library's mechanism list and the token's flags
+    (C(C_GetMechanismList), C(C_GetMechanismInfo), C(C_GetTokenInfo)) and says which mechanism each step of the
+    ceremony needs that the library does not offer, or offers without the use the step makes of it (wrap, sign,
+    generate) or the key size. With O(require) that is a failure too, before the world or a key is touched.
   - One task in place of gathering facts, running a command and an assert, as each task costs a process.
 author:
   - keyceremony.byok maintainers (!UNKNOWN)
@@ -55,6 +59,32 @@ options:
     type: list
     elements: str
     default: []
+  mechanisms:
+    description:
+      - The steps of the ceremony whose mechanisms to check. V(key) is the tenant key pair (RSA key pair generation,
+        with O(key_size)); V(acl) the transfer copy (AES key generation, RFC 5649 AES key wrap with padding to wrap
+        and unwrap, RSA-PSS with SHA-256 to sign); V(package) the transfer package (AES key generation, RSA-OAEP to
+        wrap, RFC 5649 to wrap, RSA-PSS with SHA-256 to sign).
+      - RFC 5649 is taken as C(CKM_AES_KEY_WRAP_KWP) (0x210B, its PKCS#11 3.0 number) where the library offers it,
+        else as C(CKM_AES_KEY_WRAP_PAD) (0x210A, SoftHSM2's); the steps use the same one.
+      - Empty checks no mechanism. Needs PyKCS11 (a missing PyKCS11 is reported as such, and the mechanisms are not
+        read).
+    type: list
+    elements: str
+    choices: [key, acl, package]
+    default: []
+  token_label:
+    description:
+      - The world's token, whose flags and mechanisms are read (a label, or an RFC 7512 URI as
+        M(keyceremony.byok.security_world) takes it). When no token carries it yet, the first free slot is read,
+        where M(keyceremony.byok.security_world) will make it.
+      - Without it, the first free slot is read.
+    type: str
+  key_size:
+    description:
+      - The size of the tenant key in bits, which RSA key pair generation must allow (V(key) of O(mechanisms)).
+    type: int
+    default: 2048
   host_name:
     description:
       - The name of the host in the failure's message (the roles give C(inventory_hostname)); without it, the host's
@@ -80,6 +110,13 @@ EXAMPLES = r'''
   keyceremony.byok.workstation_info:
     require: true
     host_name: "{{ inventory_hostname }}"
+
+- name: Before the world is touched, the HSM offers what the key, the copy and the package need
+  keyceremony.byok.workstation_info:
+    require: true
+    mechanisms: [key, acl, package]
+    token_label: contoso-world
+    key_size: 3072
 
 - name: The online side needs no HSM
   keyceremony.byok.workstation_info:
@@ -120,6 +157,48 @@ to_install:
   type: list
   elements: str
   sample: [cryptography]
+hsm:
+  description:
+    - What the PKCS#11 library offers, when O(mechanisms) is not empty and PyKCS11 and the library are there.
+  returned: when O(mechanisms) is not empty
+  type: dict
+  contains:
+    slot:
+      description: V(token) when the token of O(token_label) was read, V(free) for the free slot the world will use.
+      type: str
+    token:
+      description: The token of O(token_label) (label, serial, manufacturer, model, ...), or V(null).
+      type: dict
+    token_flags:
+      description: The C(CKF_*) flags of the token read.
+      type: list
+      elements: str
+    mechanisms:
+      description:
+        - Every mechanism the library offers, by C(CKM_*) name (a number without a name as hexadecimal), with its
+          C(flags) and C(min_key_size) and C(max_key_size) (V(null) when the library does not say).
+      type: dict
+    chosen:
+      description: The mechanism taken where a need has a choice; C(aes_key_wrap_pad) is RFC 5649's.
+      type: dict
+      sample: {aes_key_wrap_pad: CKM_AES_KEY_WRAP_PAD}
+    rsa_aes_key_wrap:
+      description:
+        - Whether the library offers the one-call C(CKM_RSA_AES_KEY_WRAP) (0x1054). The ceremony makes the same
+          bytes in two steps (RSA-OAEP, then RFC 5649), which every library it supports offers.
+      type: bool
+    problems:
+      description: What stops the steps of O(mechanisms), each naming the step, the mechanism and what is lacking.
+      type: list
+      elements: str
+  sample:
+    slot: free
+    token: null
+    token_flags: [CKF_RNG, CKF_LOGIN_REQUIRED]
+    mechanisms: {CKM_AES_KEY_GEN: {flags: [CKF_GENERATE], min_key_size: 16, max_key_size: 32}}
+    chosen: {aes_key_wrap_pad: CKM_AES_KEY_WRAP_PAD}
+    rsa_aes_key_wrap: false
+    problems: []
 checked:
   description:
     - What was looked for, as C(<python_modules, comma separated>|<pkcs11_module as given, or empty>). A caller that
@@ -136,8 +215,9 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.keyceremony.byok.plugins.module_utils._capabilities import survey
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import resolve_pkcs11_module
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import HAS_PYKCS11, Hsm, resolve_pkcs11_module
 
 
 def main():
@@ -147,6 +227,9 @@ def main():
         'pkcs11_module': {'type': 'path'},
         'require': {'type': 'bool', 'default': False},
         'installable': {'type': 'list', 'elements': 'str', 'default': []},
+        'mechanisms': {'type': 'list', 'elements': 'str', 'choices': ['key', 'acl', 'package'], 'default': []},
+        'token_label': {'type': 'str'},
+        'key_size': {'type': 'int', 'default': 2048},
         'host_name': {'type': 'str'},
     }, supports_check_mode=True)
     p = module.params
@@ -161,14 +244,22 @@ def main():
                   missing_modules=missing, pkcs11_module=library, pkcs11_problem=problem,
                   to_install=[name for name in missing if name in p['installable']],
                   checked='%s|%s' % (','.join(p['python_modules']), p['pkcs11_module'] or ''))
+    hsm_problems = []
+    if p['mechanisms'] and library and HAS_PYKCS11:
+        try:
+            with Hsm(library) as hsm:
+                result['hsm'] = survey(hsm, p['token_label'], p['mechanisms'], p['key_size'])
+        except ByokError as e:
+            result['hsm'] = {'problems': [str(e)]}
+        hsm_problems = result['hsm']['problems']
     lacking = [name for name in missing if name not in p['installable']]
-    if p['require'] and (lacking or problem):
+    if p['require'] and (lacking or problem or hsm_problems):
         module.fail_json(msg=requirement_message(p['host_name'] or socket.gethostname(), lacking, problem,
-                                                 bool(p['installable'])), **result)
+                                                 bool(p['installable']), hsm_problems, library), **result)
     module.exit_json(**result)
 
 
-def requirement_message(host, lacking, problem, installs):
+def requirement_message(host, lacking, problem, installs, hsm_problems=(), library=None):
     """What this host lacks, and what to install or set."""
     said = []
     if lacking:
@@ -177,6 +268,9 @@ def requirement_message(host, lacking, problem, installs):
                     'package) before the ceremony%s.' % (host, ' '.join(lacking), sys.executable, ' '.join(lacking), why))
     if problem:
         said.append('%s: %s.' % (host, problem))
+    if hsm_problems:
+        said.append('%s: the PKCS#11 library %s cannot run the ceremony, nothing was touched: %s. Use an HSM (or its '
+                    'PKCS#11 library) that offers them.' % (host, library, '; '.join(hsm_problems)))
     return ' '.join(said)
 
 

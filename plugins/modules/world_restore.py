@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: world_restore
 short_description: Restore a security world and its token from a world_backup folder (the disaster-recovery drill)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The other half of M(keyceremony.byok.world_backup), for a lost or broken workstation, and for the drill that proves
     a backup can be restored before it is needed.

@@ -75,3 +75,27 @@ def test_it_answers_on_a_python_without_the_libraries(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     got = json.loads(out.stdout.split('=>', 1)[1])
     assert got['python'] == '/usr/bin/python3' and 'PyKCS11' in got['missing_modules']
+
+
+def test_mechanisms_are_checked_before_anything_is_touched(softhsm, tpm2_pkcs11, monkeypatch):
+    """SoftHSM2 offers what every step needs; tpm2-pkcs11 (a real second library, over swtpm) does not, and with
+    require the module fails naming each step and mechanism."""
+    args = {'mechanisms': ['key', 'acl', 'package'], 'require': True, 'token_label': 'contoso-world',
+            'key_size': 3072, 'host_name': 'ws-1'}
+    got = run_module(workstation_info, args)
+    assert not got.failed and got['hsm']['problems'] == [] and got['hsm']['slot'] == 'free'
+    assert got['hsm']['chosen'] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'}
+    library, _ = tpm2_pkcs11
+    got = run_module(workstation_info, dict(args, pkcs11_module=library))
+    assert got.failed and got['msg'].startswith('ws-1: the PKCS#11 library %s cannot run the ceremony, nothing was '
+                                                'touched: ' % library)
+    for said in ('wrapping the package key under the KEK, RSA-OAEP (transfer_package) needs CKM_RSA_PKCS_OAEP: '
+                 'CKM_RSA_PKCS_OAEP lacks CKF_WRAP',
+                 'copying the key under the session key (key_acl) needs CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD',
+                 'signing the package binding, RSA-PSS with SHA-256 (transfer_package) needs CKM_SHA256_RSA_PKCS_PSS'):
+        assert said in got['msg']
+    assert 'CKM_RSA_PKCS_KEY_PAIR_GEN' not in got['msg']
+    # without require it only reports; with no mechanisms asked it reads none
+    got = run_module(workstation_info, dict(args, pkcs11_module=library, require=False))
+    assert not got.failed and len(got['hsm']['problems']) == 5
+    assert 'hsm' not in run_module(workstation_info, {'pkcs11_module': library}).result

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the ceremony asks of a PKCS#11 library, and whether this one offers it: read from the library's mechanism list
+(C_GetMechanismList, C_GetMechanismInfo) and the token's flags before anything is touched, so a library that lacks a
+mechanism stops the ceremony with the mechanism's name, not half-way with CKR_MECHANISM_INVALID."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import HsmError
+
+# RFC 5649 AES key wrap with padding: PKCS#11 3.0's number first, then the one SoftHSM2 and 2.40 libraries use
+AES_KEY_WRAP_PAD = ('CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD')
+# the one-call RSA-AES key wrap; the ceremony makes the same bytes in two steps (RSA-OAEP, then RFC 5649)
+RSA_AES_KEY_WRAP = 'CKM_RSA_AES_KEY_WRAP'
+
+# CKF_* of CK_MECHANISM_INFO and CK_TOKEN_INFO, by value (PKCS#11 2.40 and 3.0)
+MECHANISM_FLAGS = {'CKF_HW': 0x1, 'CKF_ENCRYPT': 0x100, 'CKF_DECRYPT': 0x200, 'CKF_DIGEST': 0x400,
+                   'CKF_SIGN': 0x800, 'CKF_VERIFY': 0x2000, 'CKF_GENERATE': 0x8000,
+                   'CKF_GENERATE_KEY_PAIR': 0x10000, 'CKF_WRAP': 0x20000, 'CKF_UNWRAP': 0x40000,
+                   'CKF_DERIVE': 0x80000}
+TOKEN_FLAGS = {'CKF_RNG': 0x1, 'CKF_WRITE_PROTECTED': 0x2, 'CKF_LOGIN_REQUIRED': 0x4,
+               'CKF_USER_PIN_INITIALIZED': 0x8, 'CKF_TOKEN_INITIALIZED': 0x400, 'CKF_USER_PIN_LOCKED': 0x40000,
+               'CKF_USER_PIN_TO_BE_CHANGED': 0x80000, 'CKF_SO_PIN_LOCKED': 0x400000,
+               'CKF_SO_PIN_TO_BE_CHANGED': 0x800000}
+
+# Each step of the ceremony on the offline workstation: (what it is for, mechanisms of which one is enough, the
+# flags that mechanism must have, the kind of key size it must allow)
+NEEDS = {
+    'key': [
+        ('generating the tenant key pair (hsm_key)', ('CKM_RSA_PKCS_KEY_PAIR_GEN',), ('CKF_GENERATE_KEY_PAIR',),
+         'rsa'),
+    ],
+    'acl': [
+        ('the session key of the copy (key_acl)', ('CKM_AES_KEY_GEN',), ('CKF_GENERATE',), 'aes'),
+        ('copying the key under the session key (key_acl)', AES_KEY_WRAP_PAD, ('CKF_WRAP', 'CKF_UNWRAP'), None),
+        ('proving the copy signs as the key (key_acl)', ('CKM_SHA256_RSA_PKCS_PSS',), ('CKF_SIGN',), None),
+    ],
+    'package': [
+        ('the package key (transfer_package)', ('CKM_AES_KEY_GEN',), ('CKF_GENERATE',), 'aes'),
+        ('wrapping the package key under the KEK, RSA-OAEP (transfer_package)', ('CKM_RSA_PKCS_OAEP',),
+         ('CKF_WRAP',), None),
+        ('wrapping the key under the package key, RFC 5649 (transfer_package)', AES_KEY_WRAP_PAD, ('CKF_WRAP',),
+         None),
+        ('signing the package binding, RSA-PSS with SHA-256 (transfer_package)', ('CKM_SHA256_RSA_PKCS_PSS',),
+         ('CKF_SIGN',), None),
+    ],
+}
+STEPS = tuple(NEEDS)
+
+
+def flag_names(value, table):
+    return [name for name, bit in sorted(table.items(), key=lambda x: x[1]) if value & bit]
+
+
+def _size_allowed(kind, size, low, high):
+    """Whether the mechanism allows the key size; a size the library does not state is allowed (lenient)."""
+    if kind is None or (low is None and high is None):
+        return True
+    if kind == 'aes':
+        # PKCS#11 counts AES key sizes in bytes; some libraries count bits
+        return any((low is None or low <= s) and (high is None or s <= high) for s in (32, 256))
+    return (low is None or low <= size) and (high is None or size <= high)
+
+
+def check(offered, steps, key_size=2048):
+    """(problems, chosen): what is missing for each step, each naming the step and the mechanism; and the mechanism
+    chosen for each need that has a choice (RFC 5649's number)."""
+    problems, chosen = [], {}
+    for step in steps:
+        for purpose, names, flags, kind in NEEDS[step]:
+            reasons = []
+            for name in names:
+                if name not in offered:
+                    reasons.append('%s is not offered' % name)
+                    continue
+                have, low, high = offered[name]
+                lacking = [f for f in flags if not have & MECHANISM_FLAGS[f]]
+                if lacking:
+                    reasons.append('%s lacks %s' % (name, ', '.join(lacking)))
+                elif not _size_allowed(kind, key_size, low, high):
+                    reasons.append('%s allows key sizes %s to %s only' % (name, low, high))
+                else:
+                    if len(names) > 1:
+                        chosen.setdefault(purpose_key(names), name)
+                    reasons = None
+                    break
+            if reasons:
+                problems.append('%s needs %s: %s' % (purpose, ' or '.join(names), '; '.join(reasons)))
+    return problems, chosen
+
+
+def purpose_key(names):
+    return 'aes_key_wrap_pad' if names == AES_KEY_WRAP_PAD else '/'.join(names)
+
+
+def token_problems(token):
+    """What stops a ceremony on this token (None: a free slot, where the world's token will be made)."""
+    if token is None:
+        return []
+    said = []
+    if token.flags & TOKEN_FLAGS['CKF_WRITE_PROTECTED']:
+        said.append('token %r is write-protected (CKF_WRITE_PROTECTED): no key can be made on it' % token.label)
+    if not token.flags & TOKEN_FLAGS['CKF_RNG']:
+        said.append('token %r has no random number generator (CKF_RNG): it cannot generate keys' % token.label)
+    if token.flags & TOKEN_FLAGS['CKF_USER_PIN_LOCKED']:
+        said.append('the user PIN of token %r is locked (CKF_USER_PIN_LOCKED)' % token.label)
+    if token.flags & TOKEN_FLAGS['CKF_SO_PIN_LOCKED']:
+        said.append('the security officer PIN of token %r is locked (CKF_SO_PIN_LOCKED)' % token.label)
+    return said
+
+
+def survey(hsm, token_label, steps, key_size=2048):
+    """Read the library and the token (or the free slot the world's token will be made in) and check ``steps``.
+
+    Returns a dict for the module's result; its ``problems`` list is empty when the ceremony can run."""
+    token = hsm.find_token(token_label, required=False) if token_label else None
+    result = {'token': token.to_dict() if token else None, 'token_flags': flag_names(token.flags, TOKEN_FLAGS)
+              if token else [], 'slot': 'token' if token else 'free', 'mechanisms': {}, 'chosen': {},
+              'rsa_aes_key_wrap': False, 'problems': []}
+    if token is not None:
+        slot = token.slot
+    else:
+        try:
+            slot = hsm.free_slot()
+        except HsmError as e:
+            result['problems'].append(str(e))
+            return result
+        result['token_flags'] = flag_names(hsm.lib.getTokenInfo(slot).flags, TOKEN_FLAGS)
+    offered = hsm.mechanisms(slot)
+    result['mechanisms'] = dict((name, {'flags': flag_names(flags, MECHANISM_FLAGS), 'min_key_size': low,
+                                        'max_key_size': high})
+                                for name, (flags, low, high) in sorted(offered.items()))
+    result['rsa_aes_key_wrap'] = RSA_AES_KEY_WRAP in offered
+    problems, result['chosen'] = check(offered, steps, key_size)
+    result['problems'] = token_problems(token) + problems
+    return result

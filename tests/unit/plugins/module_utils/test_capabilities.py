@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) keyceremony.byok contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the ceremony asks of a PKCS#11 library: the check on made-up mechanism lists, and on two real libraries."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.keyceremony.byok.plugins.module_utils import _capabilities as caps
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import Hsm
+
+F = caps.MECHANISM_FLAGS
+EVERYTHING = {
+    'CKM_RSA_PKCS_KEY_PAIR_GEN': (F['CKF_GENERATE_KEY_PAIR'], 1024, 4096),
+    'CKM_RSA_PKCS_OAEP': (F['CKF_WRAP'] | F['CKF_UNWRAP'], 1024, 4096),
+    'CKM_SHA256_RSA_PKCS_PSS': (F['CKF_SIGN'] | F['CKF_VERIFY'], 1024, 4096),
+    'CKM_AES_KEY_GEN': (F['CKF_GENERATE'], 16, 32),
+    'CKM_AES_KEY_WRAP_PAD': (F['CKF_WRAP'] | F['CKF_UNWRAP'], 1, None),
+}
+
+
+def without(name, **changed):
+    offered = dict(EVERYTHING, **changed)
+    offered.pop(name, None)
+    return offered
+
+
+def test_a_library_that_offers_everything():
+    assert caps.check(EVERYTHING, caps.STEPS, 4096) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'})
+
+
+def test_kwp_is_taken_where_offered():
+    offered = dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'] | F['CKF_UNWRAP'], 16, 32))
+    assert caps.check(offered, caps.STEPS)[1] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_KWP'}
+    # only KWP: enough
+    offered.pop('CKM_AES_KEY_WRAP_PAD')
+    assert caps.check(offered, caps.STEPS) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_KWP'})
+    # a KWP that cannot unwrap: PAD is taken for the copy, which unwraps
+    offered = dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'], 16, 32))
+    assert caps.check(offered, ['acl']) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'})
+
+
+@pytest.mark.parametrize('offered, steps, size, said', [
+    (without('CKM_AES_KEY_WRAP_PAD'), ['package'], 2048,
+     'wrapping the key under the package key, RFC 5649 (transfer_package) needs CKM_AES_KEY_WRAP_KWP or '
+     'CKM_AES_KEY_WRAP_PAD: CKM_AES_KEY_WRAP_KWP is not offered; CKM_AES_KEY_WRAP_PAD is not offered'),
+    (without('x', CKM_RSA_PKCS_OAEP=(F['CKF_ENCRYPT'] | F['CKF_DECRYPT'], 1024, 3072)), ['package'], 2048,
+     'wrapping the package key under the KEK, RSA-OAEP (transfer_package) needs CKM_RSA_PKCS_OAEP: '
+     'CKM_RSA_PKCS_OAEP lacks CKF_WRAP'),
+    (without('x', CKM_RSA_PKCS_KEY_PAIR_GEN=(F['CKF_GENERATE_KEY_PAIR'], 1024, 3072)), ['key'], 4096,
+     'generating the tenant key pair (hsm_key) needs CKM_RSA_PKCS_KEY_PAIR_GEN: CKM_RSA_PKCS_KEY_PAIR_GEN allows '
+     'key sizes 1024 to 3072 only'),
+    (without('CKM_SHA256_RSA_PKCS_PSS'), ['acl'], 2048,
+     'proving the copy signs as the key (key_acl) needs CKM_SHA256_RSA_PKCS_PSS: CKM_SHA256_RSA_PKCS_PSS is not '
+     'offered'),
+    (without('x', CKM_AES_KEY_GEN=(F['CKF_GENERATE'], 16, 24)), ['acl'], 2048,
+     'the session key of the copy (key_acl) needs CKM_AES_KEY_GEN: CKM_AES_KEY_GEN allows key sizes 16 to 24 only'),
+])
+def test_what_is_missing_is_named(offered, steps, size, said):
+    problems, _ = caps.check(offered, steps, size)
+    assert problems == [said]
+
+
+def test_sizes_the_library_does_not_state_and_aes_in_bits():
+    offered = dict(EVERYTHING, CKM_RSA_PKCS_KEY_PAIR_GEN=(F['CKF_GENERATE_KEY_PAIR'], None, None),
+                   CKM_AES_KEY_GEN=(F['CKF_GENERATE'], 128, 256))
+    assert caps.check(offered, caps.STEPS, 4096)[0] == []
+
+
+def test_softhsm2_offers_what_every_step_needs(softhsm):
+    with Hsm() as hsm:
+        got = caps.survey(hsm, 'no-such-token-yet', caps.STEPS, 4096)
+    assert got['problems'] == [] and got['slot'] == 'free' and got['token'] is None
+    assert got['chosen'] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'} and got['rsa_aes_key_wrap'] is False
+    assert 'CKF_WRAP' in got['mechanisms']['CKM_AES_KEY_WRAP_PAD']['flags']
+    # PyKCS11 1.5.20 adds CKM_ML_DSA (0x1D) to every list it returns; the library's own list is read
+    assert 'CKM_ML_DSA' not in got['mechanisms']
+
+
+def test_a_world_token_is_read_and_its_flags_checked(world):
+    with Hsm() as hsm:
+        got = caps.survey(hsm, world.token_label, caps.STEPS, 2048)
+    assert got['problems'] == [] and got['slot'] == 'token' and got["token"]["label"] == world.token_label
+    assert 'CKF_TOKEN_INITIALIZED' in got['token_flags'] and 'CKF_USER_PIN_INITIALIZED' in got['token_flags']
+
+
+def test_tpm2_pkcs11_lacks_the_wrapping_mechanisms(tpm2_pkcs11):
+    """A real second implementation: tpm2-pkcs11 1.9 over swtpm generates RSA keys up to 3072 bits but offers no
+    RSA-OAEP wrap and no AES key wrap at all, and does not list RSA-PSS."""
+    library, _ = tpm2_pkcs11
+    with Hsm(library) as hsm:
+        got = caps.survey(hsm, 'world', caps.STEPS, 2048)
+        key_only = caps.survey(hsm, 'world', ['key'], 2048)
+        too_big = caps.survey(hsm, 'world', ['key'], 4096)
+    assert got['slot'] == 'free' and key_only['problems'] == []
+    problems = ' | '.join(got['problems'])
+    assert 'CKM_RSA_PKCS_OAEP lacks CKF_WRAP' in problems
+    assert 'CKM_AES_KEY_WRAP_KWP is not offered; CKM_AES_KEY_WRAP_PAD is not offered' in problems
+    assert 'CKM_SHA256_RSA_PKCS_PSS is not offered' in problems
+    assert too_big['problems'] == ['generating the tenant key pair (hsm_key) needs CKM_RSA_PKCS_KEY_PAIR_GEN: '
+                                   'CKM_RSA_PKCS_KEY_PAIR_GEN allows key sizes 1024 to 3072 only']
+
+
+def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
+    """security_world writes the label blank-padded to 32 bytes: p11tool (p11-kit's URIs) prints the token as
+    token=<label>, not token=<label>%00%00...; and the URI it prints names the token wherever token_label is taken."""
+    import os
+    import shutil
+    import subprocess
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import check_token_match, token_ref
+    from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+    with Hsm() as hsm:
+        token = hsm.find_token(world.token_label)
+        assert hsm.lib.getTokenInfo(token.slot).label == world.token_label.ljust(32)
+        library = hsm.module_path
+    if not shutil.which('p11tool'):
+        pytest.skip('needs p11tool (gnutls-bin): make setup installs it')
+    listed = subprocess.run(['p11tool', '--provider', library, '--list-token-urls'], capture_output=True, text=True,
+                            env=dict(os.environ), check=True).stdout.split()
+    uri, = [u for u in listed if ';token=%s' % world.token_label in u]
+    assert uri.endswith(';token=%s' % world.token_label) and '%00' not in uri
+    assert token_ref(uri) == (world.token_label, {'serial': token.serial, 'manufacturer': 'SoftHSM project',
+                                                  'model': 'SoftHSM v2'})
+    with Hsm() as hsm:
+        assert WorldContext(hsm, world.dir, uri).token.serial == token.serial
+        other = uri.replace('serial=%s' % token.serial, 'serial=0000000000000000')
+        with pytest.raises(HsmError, match="token 'w1' has serial '%s', but pkcs11:.*serial=0000000000000000.* names "
+                                           "serial '0000000000000000'" % token.serial):
+            WorldContext(hsm, world.dir, other)
+    # percent-encoding, ignored query and library attributes; refused: no token=, an attribute twice, no '='
+    assert token_ref('pkcs11:token=My%20World;library-manufacturer=x?pin-value=y') == ('My World', {})
+    for bad, said in (('pkcs11:serial=1', 'without token='), ('pkcs11:token=a;token=b', 'names token twice'),
+                      ('pkcs11:token', 'not an attribute=value pair'), ('pkcs11:token=%FF', 'not UTF-8')):
+        with pytest.raises(HsmError, match=said):
+            token_ref(bad)
+    check_token_match(token, {}, world.token_label)
+
+
+def test_rfc5649_is_checked_by_a_known_answer_before_pad_is_used(world, monkeypatch):
+    """SoftHSM2 2.6.1's CKM_AES_KEY_WRAP_PAD pads with zero bytes to a multiple of 8 before RFC 5649 (known,
+    docs/hsm.md); a library whose PAD gives other bytes again is refused before a key is wrapped with it."""
+    import PyKCS11
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+    from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+    with Hsm() as hsm:
+        with WorldContext(hsm, world.dir).user_session() as s:
+            assert s.aes_key_wrap_pad().to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_PAD and s.kwp_zero_padded
+            # the known-answer test's objects are gone with it
+            labels = [s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find([])]
+            assert not [x for x in labels if x and x.startswith('rfc5649-check')]
+        with WorldContext(hsm, world.dir).user_session() as s:
+            real_wrap = s.raw.wrapKey
+
+            def pkcs7_padded(*args, **kwargs):
+                return list(real_wrap(*args, **kwargs))[:-8] + [0] * 8
+            monkeypatch.setattr(s.raw, 'wrapKey', pkcs7_padded)
+            with pytest.raises(HsmError, match=r"CKM_AES_KEY_WRAP_PAD of .*libsofthsm2.so does not give RFC 5649's "
+                                               r"bytes \(a known-answer test failed\)"):
+                s.aes_key_wrap_pad()
