@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # the tests spread over every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup apt-packages demo test pytest sanity lint molecule containers bench clean
+.PHONY: help setup apt-packages demo test pytest sanity lint molecule containers ee ee-test bench clean
 
 help:
 	@echo "make setup   install Debian packages, the pinned .venv and the collection link"
@@ -26,6 +26,7 @@ help:
 	@echo "make test    set up, then run every test suite (unit/module tests on SoftHSM2, ansible-test sanity, molecule)"
 	@echo "make lint    ansible-lint (production profile), antsibull-docs and antsibull-changelog lint"
 	@echo "make molecule  the molecule scenarios alone, in podman (sets podman up and builds the image when missing)"
+	@echo "make ee      build the execution environment for AWX (docs/awx.md); make ee-test runs the rehearsal in it"
 	@echo "make bench   time the ceremony against one process, a fleet, and the HSM floor (docs/performance.md; not in make test)"
 
 setup: apt-packages $(BIN)/.installed $(COLLECTION_LINK) $(BIN)/byok-tenant
@@ -38,7 +39,7 @@ apt-packages:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt meta/ee-requirements.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -62,7 +63,7 @@ demo: setup
 	  >/dev/null 2>&1 && chmod 0600 .demo/transfer/ceremony-transcript.png \
 	  && echo "witness sheet: .demo/transfer/ceremony-transcript.html (to print), its screenshot .demo/transfer/ceremony-transcript.png"
 
-test: setup pytest sanity lint molecule
+test: setup pytest sanity lint molecule ee-test
 
 pytest:
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -81,6 +82,14 @@ containers: setup
 
 molecule: containers
 	scripts/molecule.sh
+
+# The execution environment for AWX / Automation Platform (docs/awx.md), with ansible-builder on the project's own
+# Debian base image; ee-test runs the rehearsal ceremony inside it through ansible-runner (scripts/ee.sh).
+ee: containers
+	scripts/ee.sh build
+
+ee-test: ee
+	scripts/ee.sh test
 
 # Not part of `make test`: timings, not assertions. BENCH_ARGS="--before <commit>" measures an earlier
 # tree beside this one; "--runs 5", "--only keys" and the others: python bench/bench.py --help.
