@@ -50,8 +50,9 @@ build() {
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
     # the builder's intermediate stages, by their own label only (never another image of this machine)
     podman images --filter dangling=true --format '{{.ID}}' | while read -r id; do
-        [ -n "$(podman image inspect --format '{{ index .Labels "keyceremony.recipe" }}' "$id" 2>/dev/null)" ] &&
+        if [ -n "$(podman image inspect --format '{{ index .Labels "keyceremony.recipe" }}' "$id" 2>/dev/null)" ]; then
             podman rmi "$id" >/dev/null 2>&1 || true
+        fi
     done
     echo "ee: $image built in $((SECONDS - start)) s ($(podman image inspect --format '{{.Size}}' "$image" |
         awk '{printf "%d MB", $1 / 1000000}'))"
@@ -86,8 +87,10 @@ PLAY
     local status
     status=$(cat "$pdd"/artifacts/*/status 2>/dev/null || echo none)
     [ "$status" = successful ] || { tail -60 "$pdd/run.log" >&2; echo "ee: the job ended $status" >&2; exit 1; }
-    grep -q 'Match            YES' "$pdd/run.log" && grep -q 'Possession       verified=True' "$pdd/run.log" ||
-        { echo "ee: the job's summary does not show the fingerprints matching" >&2; exit 1; }
+    if ! grep -q 'Match            YES' "$pdd/run.log" || ! grep -q 'Possession       verified=True' "$pdd/run.log"; then
+        echo "ee: the job's summary does not show the fingerprints matching" >&2
+        exit 1
+    fi
     echo "ee: the rehearsal ceremony passed in the execution environment ($((SECONDS - start)) s)"
     rm -rf "$pdd"
 }
