@@ -46,8 +46,8 @@ options:
       - Label of the token to initialise for the world (at most 32 bytes). It must not exist yet, unless it is the
         token of the world already in O(world_dir). The label is written blank-padded to 32 bytes, as PKCS#11
         requires, so tools that compare the whole field (p11-kit's URI matching among them) find the token.
-      - Or an RFC 7512 PKCS#11 URI (C(pkcs11:token=contoso-world;serial=...)) as C(p11tool --list-tokens) prints it:
-        its C(token) attribute is the label; its C(serial), C(manufacturer) and C(model) are checks the token must
+      - Or an RFC 7512 PKCS#11 URI (C(pkcs11:token=contoso-world;serial=...)) as C(p11tool --list-tokens) prints it.
+        Its C(token) attribute is the label; its C(serial), C(manufacturer) and C(model) are checks the token must
         pass. A URI with a serial can only name an existing world's token, as the HSM chooses a new token's serial.
     type: str
     required: true

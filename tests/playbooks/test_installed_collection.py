@@ -52,10 +52,11 @@ def installed(tmp_path_factory):
     home = base / 'home'
     home.mkdir()
     collections = base / 'collections'
+    # ansible.cfg of the repository is not read: the commands run in a folder of their own, with an empty one
+    (base / 'ansible.cfg').write_text('[defaults]\n')
     env = {'PATH': BIN + os.pathsep + os.environ.get('PATH', ''), 'HOME': str(home), 'LANG': 'C.UTF-8',
            'ANSIBLE_COLLECTIONS_PATH': str(collections), 'ANSIBLE_NOCOLOR': '1',
-           # ansible.cfg of the repository is not read: the commands run in a folder of their own
-           'ANSIBLE_CONFIG': os.devnull}
+           'ANSIBLE_CONFIG': str(base / 'ansible.cfg')}
     run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(base / 'dist'), REPO_ROOT],
         env, str(base))
     tarball, = glob.glob(str(base / 'dist' / 'keyceremony-byok-*.tar.gz'))
