@@ -228,7 +228,8 @@ def main():
         'require': {'type': 'bool', 'default': False},
         'installable': {'type': 'list', 'elements': 'str', 'default': []},
         'mechanisms': {'type': 'list', 'elements': 'str', 'choices': ['key', 'acl', 'package'], 'default': []},
-        'token_label': {'type': 'str'},
+        # a token's label (or URI) is not a secret
+        'token_label': {'type': 'str', 'no_log': False},
         'key_size': {'type': 'int', 'default': 2048},
         'host_name': {'type': 'str'},
     }, supports_check_mode=True)

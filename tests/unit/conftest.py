@@ -78,7 +78,7 @@ def tpm2_pkcs11(tmp_path, monkeypatch):
     state.mkdir()
     store.mkdir()
     pidfile = tmp_path / 'swtpm.pid'
-    for _ in range(10):  # another worker may take the port between the probe and the bind
+    for attempt in range(10):  # another worker may take the port between the probe and the bind
         port = _port_pair()
         started = subprocess.run(['swtpm', 'socket', '--tpm2', '--tpmstate', 'dir=%s' % state,
                                   '--server', 'type=tcp,port=%d,bindaddr=127.0.0.1' % port,
@@ -99,7 +99,7 @@ def tpm2_pkcs11(tmp_path, monkeypatch):
         yield TPM2_PKCS11, env
     finally:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
+        for wait in range(50):
             try:
                 os.kill(pid, 0)
             except OSError:
