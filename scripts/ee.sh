@@ -45,14 +45,15 @@ build() {
     "$bin/ansible-galaxy" collection build --force --output-path "$work/dist" . >/dev/null
     cp "$work/dist/keyceremony-byok-$version.tar.gz" "$work/definition/collections/keyceremony-byok.tar.gz"
     echo "ee: ansible-builder build -t $image"
+    # the dangling images there are before the build are never removed below
+    local before
+    before=$(podman images --filter dangling=true --format '{{.ID}}' | sort)
     "$bin/ansible-builder" build --container-runtime podman -t "$image" -f "$work/definition/execution-environment.yml" \
         --context "$work/context" --extra-build-cli-args="--network=none -v $work/wheelhouse:/wheelhouse:ro" \
         >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; exit 1; }
-    # the builder's intermediate stages, by their own label only (never another image of this machine)
-    podman images --filter dangling=true --format '{{.ID}}' | while read -r id; do
-        if [ -n "$(podman image inspect --format '{{ index .Labels "keyceremony.recipe" }}' "$id" 2>/dev/null)" ]; then
-            podman rmi "$id" >/dev/null 2>&1 || true
-        fi
+    # the builder's intermediate stages: the dangling images this build left, never one that was there before
+    podman images --filter dangling=true --format '{{.ID}}' | sort | comm -13 <(echo "$before") - | while read -r id; do
+        podman rmi "$id" >/dev/null 2>&1 || true
     done
     echo "ee: $image built in $((SECONDS - start)) s ($(podman image inspect --format '{{.Size}}' "$image" |
         awk '{printf "%d MB", $1 / 1000000}'))"
@@ -78,7 +79,9 @@ run_test() {
 PLAY
     echo 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3' >"$pdd/inventory/hosts"
     printf -- '---\nrehearsal_dir: /tmp/rehearsal\n' >"$pdd/env/extravars"
-    chmod -R a+rwX "$pdd"
+    # the image's user (uid 1000, group 0) writes there; no one else on this machine can
+    chown -R 1000:0 "$pdd"
+    chmod -R u+rwX,g+rwX,o-rwx "$pdd"
     echo "ee: the rehearsal ceremony in $image, through ansible-runner (log in $pdd)"
     if ! podman run --rm --network=none -v "$pdd:/runner:Z" "$image" ansible-runner run /runner -p rehearsal.yml \
         >"$pdd/run.log" 2>&1; then

@@ -241,7 +241,7 @@ def unwrap_checked(session, kek_private, kid, ciphertext, key_size_bytes, privat
         checking = [(n, v) for n, v in private_template
                     if n not in ('CKA_TOKEN', 'CKA_LABEL', 'CKA_ID', 'CKA_DESTROYABLE', 'CKA_SIGN')]
         checking += [('CKA_TOKEN', False), ('CKA_DESTROYABLE', True), ('CKA_SIGN', True)]
-        kwp_mechanism = session.aes_key_wrap_pad()
+        kwp_mechanism = session.aes_key_wrap_pad(unwrap=True)
         try:
             probe = session.unwrap('unwrapping the transferred key', aes, kwp, resolve(checking), kwp_mechanism)
         except HsmError as e:

@@ -9,7 +9,8 @@ mechanism stops the ceremony with the mechanism's name, not half-way with CKR_ME
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import HsmError
+from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (
+    HsmError, check_token_match, pkcs11_errors, token_ref)
 
 # RFC 5649 AES key wrap with padding: PKCS#11 3.0's number first, then the one SoftHSM2 and 2.40 libraries use
 AES_KEY_WRAP_PAD = ('CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD')
@@ -116,7 +117,10 @@ def survey(hsm, token_label, steps, key_size=2048):
     """Read the library and the token (or the free slot the world's token will be made in) and check ``steps``.
 
     Returns a dict for the module's result; its ``problems`` list is empty when the ceremony can run."""
-    token = hsm.find_token(token_label, required=False) if token_label else None
+    label, match = token_ref(token_label)
+    token = hsm.find_token(label, required=False) if label else None
+    if token is not None:
+        check_token_match(token, match, token_label)
     result = {'token': token.to_dict() if token else None, 'token_flags': flag_names(token.flags, TOKEN_FLAGS)
               if token else [], 'slot': 'token' if token else 'free', 'mechanisms': {}, 'chosen': {},
               'rsa_aes_key_wrap': False, 'problems': []}
@@ -128,7 +132,8 @@ def survey(hsm, token_label, steps, key_size=2048):
         except HsmError as e:
             result['problems'].append(str(e))
             return result
-        result['token_flags'] = flag_names(hsm.lib.getTokenInfo(slot).flags, TOKEN_FLAGS)
+        with pkcs11_errors('reading the free slot of %s' % hsm.module_path):
+            result['token_flags'] = flag_names(hsm.lib.getTokenInfo(slot).flags, TOKEN_FLAGS)
     offered = hsm.mechanisms(slot)
     result['mechanisms'] = dict((name, {'flags': flag_names(flags, MECHANISM_FLAGS), 'min_key_size': low,
                                         'max_key_size': high})

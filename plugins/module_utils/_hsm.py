@@ -189,8 +189,12 @@ def clean_label(raw):
     return raw.rstrip('\x00 ') if raw else ''
 
 
-# RFC 7512 path attributes that name a token, and the TokenInfo field each is matched against
+# RFC 7512 path attributes that name a token, and the TokenInfo field each is matched against; the other path
+# attributes RFC 7512 defines (library-*, slot-*, object, type, id) are ignored, any other is refused (a mistyped
+# serial= must not be taken as pinned)
 TOKEN_URI_ATTRIBUTES = {'token': 'label', 'serial': 'serial', 'manufacturer': 'manufacturer', 'model': 'model'}
+TOKEN_URI_IGNORED = ('library-manufacturer', 'library-description', 'library-version', 'slot-manufacturer',
+                     'slot-description', 'slot-id', 'object', 'type', 'id')
 
 
 def token_ref(value):
@@ -200,7 +204,10 @@ def token_ref(value):
     attributes (``library-*``, ``slot-*``) do not name a token and are ignored."""
     if value is None or not value.startswith('pkcs11:'):
         return value, {}
-    path = value[len('pkcs11:'):].split('?', 1)[0]
+    path, _sep, query = value[len('pkcs11:'):].partition('?')
+    if any(part.partition('=')[0] in ('pin-value', 'pin-source') for part in query.split('&')):
+        raise HsmError('token_label names a PIN (pin-value or pin-source): a PIN never goes in a token URI, which is '
+                       'shown in the task\'s arguments; remove it')
     fields = {}
     for part in path.split(';') if path else []:
         name, sep, raw = part.partition('=')
@@ -213,7 +220,11 @@ def token_ref(value):
         if name in TOKEN_URI_ATTRIBUTES:
             if TOKEN_URI_ATTRIBUTES[name] in fields:
                 raise HsmError('token_label %r names %s twice' % (value, name))
-            fields[TOKEN_URI_ATTRIBUTES[name]] = text
+            # a token made before labels were blank-padded may carry NUL bytes, which p11tool prints as %00
+            fields[TOKEN_URI_ATTRIBUTES[name]] = text.rstrip('\x00 ') if name == 'token' else text
+        elif name not in TOKEN_URI_IGNORED:
+            raise HsmError('token_label %r: %s is not an attribute of an RFC 7512 URI that names a token (token, '
+                           'serial, manufacturer, model)' % (value, name))
     if 'label' not in fields:
         raise HsmError('token_label %r is a PKCS#11 URI without token=<label>: tokens are found by their label, '
                        'give token= (and serial= to pin the one token)' % value)
@@ -226,8 +237,9 @@ def check_token_match(token, match, given):
     """The token found by its label is the one the URI ``given`` names (serial, manufacturer, model)."""
     for field, wanted in sorted(match.items()):
         if getattr(token, field) != wanted:
-            raise HsmError('token %r has %s %r, but %s names %s %r: it is another token with the same label'
-                           % (token.label, field, getattr(token, field), given, field, wanted))
+            raise HsmError('%s has %s %r, but %s names %s %r: it is not the token (or the HSM) the URI names'
+                           % ('token %r' % token.label if token.initialized else 'the free slot %s' % token.slot,
+                              field, getattr(token, field), given, field, wanted))
 
 
 def padded_label(label):
@@ -419,8 +431,8 @@ class Session(object):
         self.token = token
         self.hsm = hsm
         self.role = None
-        self._kwp = None
-        self.kwp_zero_padded = False
+        self._kwp = {}
+        self.kwp_check = None
 
     def login(self, role, pin, who=None):
         """Log in as USER or SO; a session already logged in is logged out first."""
@@ -487,53 +499,62 @@ class Session(object):
     def destroy(self, action, obj):
         self.call(action, self.raw.destroyObject, obj)
 
-    def aes_key_wrap_pad(self):
+    def aes_key_wrap_pad(self, unwrap=False):
         """RFC 5649 AES key wrap with padding, under the number this library offers it by.
 
         PKCS#11 3.0 numbers it CKM_AES_KEY_WRAP_KWP (0x210B); SoftHSM2 and libraries of PKCS#11 2.40 offer it as
-        CKM_AES_KEY_WRAP_PAD (0x210A). KWP is taken where offered; else PAD, once a known-answer test showed that
-        the library's PAD gives RFC 5649's bytes (2.40 left PAD's padding open, and some libraries pad as PKCS#7)."""
-        if self._kwp is None:
+        CKM_AES_KEY_WRAP_PAD (0x210A). KWP is taken where the library offers it for the use (wrap, and unwrap with
+        ``unwrap``: the same rule as _capabilities.check); else PAD, once a known-answer test showed that the
+        library's PAD gives RFC 5649's bytes (2.40 left PAD's padding open, and some libraries pad as PKCS#7).
+        ``kwp_check`` says what the test found: ``kwp`` (not needed), ``rfc5649``, ``zero-padded`` (SoftHSM2's
+        deviation, docs/hsm.md) or ``not run`` (the library would not make the test's objects)."""
+        key = bool(unwrap)
+        if key not in self._kwp:
             offered = self.hsm.mechanisms(self.token.slot) if self.hsm is not None else {}
-            if 'CKM_AES_KEY_WRAP_KWP' in offered:
-                self._kwp = mechanism('CKM_AES_KEY_WRAP_KWP')
+            uses = PyKCS11.CKF_WRAP | (PyKCS11.CKF_UNWRAP if unwrap else 0)
+            if 'CKM_AES_KEY_WRAP_KWP' in offered and offered['CKM_AES_KEY_WRAP_KWP'][0] & uses == uses:
+                self.kwp_check = 'kwp'
+                self._kwp[key] = mechanism('CKM_AES_KEY_WRAP_KWP')
             else:
-                self._kwp = mechanism('CKM_AES_KEY_WRAP_PAD')
-                self._check_rfc5649(self._kwp, 'CKM_AES_KEY_WRAP_PAD')
-        return self._kwp
+                pad = mechanism('CKM_AES_KEY_WRAP_PAD')
+                self.kwp_check = self._check_rfc5649(pad, 'CKM_AES_KEY_WRAP_PAD')
+                self._kwp[key] = pad
+        return self._kwp[key]
 
     def _check_rfc5649(self, mech, name):
-        """Wrap a known 20-byte secret under a known AES-256 key (both session objects, gone with the session) and
+        """Wrap a known 20-byte secret under a known AES-256 key (both session objects, destroyed on every path) and
         compare with RFC 5649. A library that cannot make such objects (a strict HSM policy) is taken at its word."""
         from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
         kek, secret = bytes(range(32)), bytes(range(100, 120))
+        made = []
         try:
-            wrapping = self.raw.createObject(attribute_template([
-                ('CKA_CLASS', PyKCS11.CKO_SECRET_KEY), ('CKA_KEY_TYPE', PyKCS11.CKK_AES), ('CKA_TOKEN', False),
-                ('CKA_PRIVATE', False), ('CKA_VALUE', kek), ('CKA_WRAP', True), ('CKA_LABEL', 'rfc5649-check-kek')]))
-            wrapped = self.raw.createObject(attribute_template([
-                ('CKA_CLASS', PyKCS11.CKO_SECRET_KEY), ('CKA_KEY_TYPE', PyKCS11.CKK_GENERIC_SECRET),
-                ('CKA_TOKEN', False), ('CKA_PRIVATE', False), ('CKA_VALUE', secret), ('CKA_SENSITIVE', False),
-                ('CKA_EXTRACTABLE', True), ('CKA_LABEL', 'rfc5649-check-secret')]))
-        except PyKCS11.PyKCS11Error:
-            return
-        try:
-            result = bytes(self.call('checking %s against RFC 5649' % name, self.raw.wrapKey, wrapping, wrapped,
+            try:
+                made.append(self.raw.createObject(attribute_template([
+                    ('CKA_CLASS', PyKCS11.CKO_SECRET_KEY), ('CKA_KEY_TYPE', PyKCS11.CKK_AES), ('CKA_TOKEN', False),
+                    ('CKA_PRIVATE', False), ('CKA_VALUE', kek), ('CKA_WRAP', True), ('CKA_UNWRAP', False),
+                    ('CKA_ENCRYPT', False), ('CKA_DECRYPT', False), ('CKA_LABEL', 'rfc5649-check-kek')])))
+                made.append(self.raw.createObject(attribute_template([
+                    ('CKA_CLASS', PyKCS11.CKO_SECRET_KEY), ('CKA_KEY_TYPE', PyKCS11.CKK_GENERIC_SECRET),
+                    ('CKA_TOKEN', False), ('CKA_PRIVATE', False), ('CKA_VALUE', secret), ('CKA_SENSITIVE', False),
+                    ('CKA_EXTRACTABLE', True), ('CKA_SIGN', False), ('CKA_DERIVE', False),
+                    ('CKA_LABEL', 'rfc5649-check-secret')])))
+            except PyKCS11.PyKCS11Error:
+                return 'not run'
+            result = bytes(self.call('checking %s against RFC 5649' % name, self.raw.wrapKey, made[0], made[1],
                                      mecha=mech))
         finally:
-            for obj in (wrapped, wrapping):
+            for obj in reversed(made):
                 try:
                     self.raw.destroyObject(obj)
                 except PyKCS11.PyKCS11Error:
                     pass
         if result == aes_key_wrap_with_padding(kek, secret):
-            return
+            return 'rfc5649'
         if result == aes_key_wrap_with_padding(kek, secret + b'\0' * (-len(secret) % 8)):
             # SoftHSM2 (2.6.1 at least) pads what it wraps with zero bytes to a multiple of 8 before RFC 5649, so
             # the length RFC 5649 records counts them: the receiver unwraps the PKCS#8 key followed by up to 7 zero
             # bytes. Known and documented (docs/hsm.md); the rehearsal's receiver reads it.
-            self.kwp_zero_padded = True
-            return
+            return 'zero-padded'
         raise HsmError('%s of %s does not give RFC 5649\'s bytes (a known-answer test failed): the transfer '
                        'package would not open at the receiving end. Use a PKCS#11 library that offers RFC 5649 '
                        'as CKM_AES_KEY_WRAP_KWP (0x210B) or CKM_AES_KEY_WRAP_PAD (0x210A)'

@@ -440,6 +440,10 @@ def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False)
             s.generate_key('creating the package key %s' % names['package_key'],
                            _aes_template(names['package_key'], token=True, wrap=True, unwrap=False, extractable=True))
 
+    # RFC 5649 as this library offers it, checked (known-answer test) in a user session before the quorum's objects
+    # are made; a mechanism is the same in every session
+    with ctx.user_session() as us:
+        kwp = us.aes_key_wrap_pad(unwrap=True)
     with ctx.so_session(so_pin) as s:
         s.generate_key('creating the session key for the copy',
                        _aes_template(copy_session_label, token=False, wrap=True, unwrap=True, extractable=False))
@@ -457,7 +461,6 @@ def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False)
         s.login(USER, user_pin, who)
         copy_key = session_key(s)
         key = s.find_one(names['key'], 'CKO_PRIVATE_KEY')
-        kwp = s.aes_key_wrap_pad()
         wrapped = s.wrap('wrapping %s under the session key' % names['key'], copy_key, key, kwp)
         s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
                  _copy_template(names['copy']), kwp)
@@ -479,7 +482,7 @@ def prove_copy(session, session_key, names, original):
     the object is destroyed on every path. Raises HsmKeyError naming the copy when it is not the key.
     """
     copy = session.find_one(names['copy'], 'CKO_PRIVATE_KEY')
-    kwp = session.aes_key_wrap_pad()
+    kwp = session.aes_key_wrap_pad(unwrap=True)
     try:
         wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy, kwp)
         probe = session.unwrap('opening the transfer copy %s to prove it' % names['copy'], session_key, wrapped,

@@ -485,11 +485,16 @@ def _plan(spec, hsm):
         raise WorldError('token %r (serial %s) already exists and is not the world in %s (there is no %s '
                          'there); choose another token_label, or point world_dir at that token\'s world'
                          % (spec.token_label, token.serial, spec.world.dir, DESCRIPTOR))
-    if spec.token_match.get('serial'):
+    if 'serial' in spec.token_match:
         raise WorldError('token_label %s names a serial, but token %r does not exist yet: the HSM gives a token its '
                          'serial when it is made. Give token=%s alone to make the world; pin the serial afterwards'
                          % (spec.token_given, spec.token_label, spec.token_label))
-    hsm.free_slot()
+    free = hsm.free_slot()
+    # the URI's manufacturer and model are the HSM's: checked on the free slot, before the token is made
+    for token in hsm.tokens():
+        if token.slot == free:
+            check_token_match(token, dict((k, v) for k, v in spec.token_match.items() if k != 'serial'),
+                              spec.token_given)
     return ['create world folder %s' % spec.world.dir, 'write %d admin cards (quorum %s)' % (spec.n, spec.acs_quorum),
             'initialise token %r' % spec.token_label]
 

@@ -131,6 +131,17 @@ sha256:
   returned: success
   type: str
   sample: 4c1b0b5d9a6e1f2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aab
+rfc5649:
+  description:
+    - How the key was wrapped under the package key (RFC 5649), when it was wrapped in this run. V(kwp) - the
+      library's C(CKM_AES_KEY_WRAP_KWP); V(rfc5649) - its C(CKM_AES_KEY_WRAP_PAD), whose known-answer test gave RFC
+      5649's bytes; V(zero-padded) - SoftHSM2's C(CKM_AES_KEY_WRAP_PAD), which pads the key with zero bytes to a
+      multiple of 8 first (the receiver unwraps up to 7 zero bytes after the PKCS#8 key; a rehearsal's file, see
+      the collection's docs/hsm.md); V(not run) - the library would not make the test's objects, and its
+      C(CKM_AES_KEY_WRAP_PAD) is taken at its word.
+  returned: when the file was made in this run
+  type: str
+  sample: kwp
 kek_kid:
   description: The KEK the key is wrapped under.
   returned: success
@@ -290,6 +301,7 @@ def work(module):
                 return dict(result, changed=True, sha256=None)
             package = _byok.build_package(session, state['copy_handle'], state['package_key'], state['kek'],
                                           state['key_handle'], kek, tenant_id, name, original['spki_sha256'], GENERATOR)
+            result['rfc5649'] = session.kwp_check
     ensure_private_dir(p['dest'])
     try:
         write_private_file(path, _byok.serialize(package), exclusive=True)
@@ -320,6 +332,7 @@ def _keyvault_file(module, ctx, kek, path):
         if module.check_mode:
             return dict(result, changed=True, sha256=None)
         ciphertext = _byok.wrap_key(session, state['copy_handle'], state['package_key'], state['kek'], kek['kek_kid'])
+        result['rfc5649'] = session.kwp_check
         data = _keyvault.serialize(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
         ensure_private_dir(p['dest'])
         try:

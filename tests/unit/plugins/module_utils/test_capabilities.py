@@ -131,12 +131,22 @@ def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
         with pytest.raises(HsmError, match="token 'w1' has serial '%s', but pkcs11:.*serial=0000000000000000.* names "
                                            "serial '0000000000000000'" % token.serial):
             WorldContext(hsm, world.dir, other)
+        # the mechanism check reads the token a URI names, not the free slot
+        got = caps.survey(hsm, uri, caps.STEPS, 2048)
+        assert got['slot'] == 'token' and got['token']['serial'] == token.serial and got['problems'] == []
+        with pytest.raises(HsmError, match='is not the token'):
+            caps.survey(hsm, other, caps.STEPS, 2048)
     # percent-encoding, ignored query and library attributes; refused: no token=, an attribute twice, no '='
-    assert token_ref('pkcs11:token=My%20World;library-manufacturer=x?pin-value=y') == ('My World', {})
+    assert token_ref('pkcs11:token=My%20World;library-manufacturer=x?module-name=y') == ('My World', {})
+    # a token made before labels were blank-padded: p11tool prints its NUL bytes as %00
+    assert token_ref('pkcs11:serial=1;token=w1%00%00%00') == ('w1', {'serial': '1'})
     for bad, said in (('pkcs11:serial=1', 'without token='), ('pkcs11:token=a;token=b', 'names token twice'),
-                      ('pkcs11:token', 'not an attribute=value pair'), ('pkcs11:token=%FF', 'not UTF-8')):
-        with pytest.raises(HsmError, match=said):
+                      ('pkcs11:token', 'not an attribute=value pair'), ('pkcs11:token=%FF', 'not UTF-8'),
+                      ('pkcs11:token=a;serail=1', 'serail is not an attribute of an RFC 7512 URI that names a token'),
+                      ('pkcs11:token=a?pin-value=secret-pin', 'a PIN never goes in a token URI')):
+        with pytest.raises(HsmError, match=said) as raised:
             token_ref(bad)
+        assert 'secret-pin' not in str(raised.value)
     check_token_match(token, {}, world.token_label)
 
 
@@ -148,7 +158,8 @@ def test_rfc5649_is_checked_by_a_known_answer_before_pad_is_used(world, monkeypa
     from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session() as s:
-            assert s.aes_key_wrap_pad().to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_PAD and s.kwp_zero_padded
+            assert s.aes_key_wrap_pad().to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_PAD
+            assert s.kwp_check == 'zero-padded' 
             # the known-answer test's objects are gone with it
             labels = [s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find([])]
             assert not [x for x in labels if x and x.startswith('rfc5649-check')]

@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 
 import pytest
 
@@ -163,3 +164,22 @@ def test_world_descriptor_is_json_with_the_documented_fields(args):
     desc = json.load(open(os.path.join(args['world_dir'], 'world.json')))
     for field in ('world_id', 'token_label', 'token_serial', 'acs_quorum', 'cards', 'cipher_suite', 'created'):
         assert field in desc
+
+
+def test_a_token_uri_for_a_new_world(softhsm, tmp_path):
+    """An RFC 7512 URI names the world's token: its label makes it, its manufacturer and model are the HSM's and are
+    checked on the free slot before anything is made; a serial cannot name a token that does not exist yet."""
+    args = {'world_dir': str(tmp_path / 'world'), 'acs_quorum': '1/1',
+            'admin_cards': [{'path': str(tmp_path / 'card1'), 'pin': 'card-pin-0123456789'}]}
+    for uri, said in (('pkcs11:token=uri-world;serial=1234', 'names a serial, but token'),
+                      ('pkcs11:token=uri-world;manufacturer=Thales', "the free slot .* has manufacturer 'SoftHSM "
+                                                                     "project', but .* names manufacturer 'Thales'")):
+        got = run_module(security_world, dict(args, token_label=uri))
+        assert got.failed and re.search(said, got['msg']), got['msg']
+        # nothing made: no card, no world, no token (only the world's lock file)
+        assert not os.path.exists(str(tmp_path / 'card1')) and not os.path.exists(str(tmp_path / 'world' / 'world.json'))
+        with Hsm() as hsm:
+            assert hsm.find_token('uri-world', required=False) is None
+    got = run_module(security_world, dict(args, token_label='pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;'
+                                                           'token=uri-world'))
+    assert not got.failed and got['changed'] and got['token_label'] == 'uri-world'
