@@ -79,9 +79,13 @@ run_test() {
 PLAY
     echo 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3' >"$pdd/inventory/hosts"
     printf -- '---\nrehearsal_dir: /tmp/rehearsal\n' >"$pdd/env/extravars"
-    # the image's user (uid 1000, group 0) writes there; no one else on this machine can
-    chown -R 1000:0 "$pdd"
+    # the image's user (uid 1000, group 0) writes there, others cannot: podman's own mapping when rootless
     chmod -R u+rwX,g+rwX,o-rwx "$pdd"
+    if [ "$(podman info --format '{{.Host.Security.Rootless}}')" = true ]; then
+        podman unshare chown -R 1000:0 "$pdd"
+    else
+        chown -R 1000:0 "$pdd"
+    fi
     echo "ee: the rehearsal ceremony in $image, through ansible-runner (log in $pdd)"
     if ! podman run --rm --network=none -v "$pdd:/runner:Z" "$image" ansible-runner run /runner -p rehearsal.yml \
         >"$pdd/run.log" 2>&1; then
@@ -95,7 +99,11 @@ PLAY
         exit 1
     fi
     echo "ee: the rehearsal ceremony passed in the execution environment ($((SECONDS - start)) s)"
-    rm -rf "$pdd"
+    if [ "$(podman info --format '{{.Host.Security.Rootless}}')" = true ]; then
+        podman unshare rm -rf "$pdd"
+    else
+        rm -rf "$pdd"
+    fi
 }
 
 case ${1:-} in

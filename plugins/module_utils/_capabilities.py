@@ -67,8 +67,8 @@ def _size_allowed(kind, size, low, high):
 
 
 def check(offered, steps, key_size=2048):
-    """(problems, chosen): what is missing for each step, each naming the step and the mechanism; and the mechanism
-    chosen for each need that has a choice (RFC 5649's number)."""
+    """(problems, chosen): what is missing for each step, each naming the step and the mechanism; and, for each need
+    that has a choice (RFC 5649's number), the mechanism each step takes: {'aes_key_wrap_pad': {step: CKM name}}."""
     problems, chosen = [], {}
     for step in steps:
         for purpose, names, flags, kind in NEEDS[step]:
@@ -85,7 +85,7 @@ def check(offered, steps, key_size=2048):
                     reasons.append('%s allows key sizes %s to %s only' % (name, low, high))
                 else:
                     if len(names) > 1:
-                        chosen.setdefault(purpose_key(names), name)
+                        chosen.setdefault(purpose_key(names), {})[step] = name
                     reasons = None
                     break
             if reasons:

@@ -414,7 +414,8 @@ def acl_state(session, app_name, ident, kek, world_dir):
 
 
 def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False):
-    """Make what acl_state() found missing and prove the copy, in one session: first as SO, then as user.
+    """Make what acl_state() found missing and prove the copy, in one session (first as SO, then as user), after
+    RFC 5649's known-answer test in a user session of its own.
 
     The copy is made by wrapping the key under an AES key that the SO marks trusted and that
     lives only in this session (it can wrap and unwrap), then unwrapping it with the reduced
@@ -450,7 +451,7 @@ def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False)
         if todo_state['copy'] is not None:
             # a copy found on the token is proved before anything is made for it
             s.login(USER, user_pin, who)
-            prove_copy(s, session_key(s), names, original)
+            prove_copy(s, session_key(s), names, original, kwp)
             if not check_mode and (todo_state['kek'] is None or todo_state['package_key'] is None):
                 s.login(SO, so_pin, 'the security officer PIN rebuilt from the admin cards')
                 make_trusted_objects(s)
@@ -465,7 +466,7 @@ def modify_acls(ctx, so_pin, names, kek, todo_state, original, check_mode=False)
         s.unwrap('making the reduced-permission copy %s' % names['copy'], copy_key, wrapped,
                  _copy_template(names['copy']), kwp)
         check_copy(describe_key(s, names['copy']), describe_key(s, names['key']), names['key'])
-        prove_copy(s, copy_key, names, original)
+        prove_copy(s, copy_key, names, original, kwp)
 
 
 def _probe_template():
@@ -475,14 +476,14 @@ def _probe_template():
             ('CKA_DECRYPT', False), ('CKA_UNWRAP', False), ('CKA_DERIVE', False)]
 
 
-def prove_copy(session, session_key, names, original):
+def prove_copy(session, session_key, names, original, kwp=None):
     """The transfer copy's private half is the key's: it signs a fresh challenge that the key's public half verifies.
 
     The copy (sign=false) is wrapped under the trusted session key and unwrapped as a session object that may sign;
     the object is destroyed on every path. Raises HsmKeyError naming the copy when it is not the key.
     """
     copy = session.find_one(names['copy'], 'CKO_PRIVATE_KEY')
-    kwp = session.aes_key_wrap_pad(unwrap=True)
+    kwp = kwp or session.aes_key_wrap_pad(unwrap=True)
     try:
         wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy, kwp)
         probe = session.unwrap('opening the transfer copy %s to prove it' % names['copy'], session_key, wrapped,

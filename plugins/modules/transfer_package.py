@@ -302,14 +302,23 @@ def work(module):
             package = _byok.build_package(session, state['copy_handle'], state['package_key'], state['kek'],
                                           state['key_handle'], kek, tenant_id, name, original['spki_sha256'], GENERATOR)
             result['rfc5649'] = session.kwp_check
+    _warn_unchecked(module, result)
     ensure_private_dir(p['dest'])
     try:
         write_private_file(path, _byok.serialize(package), exclusive=True)
     except FileExistsError:
         # another run wrote it while this one was packaging: the same transfer, or a refusal
         _existing(path, want)
+        result.pop('rfc5649', None)
         return dict(result, changed=False, sha256=file_sha256(path))
     return dict(result, changed=True, sha256=file_sha256(path))
+
+
+def _warn_unchecked(module, result):
+    if result.get('rfc5649') == 'not run':
+        module.warn('the PKCS#11 library would not make the objects of the RFC 5649 known-answer test, so its '
+                    'CKM_AES_KEY_WRAP_PAD wrapped the key untested: if the receiver refuses the file, use a library '
+                    'that offers CKM_AES_KEY_WRAP_KWP (docs/hsm.md)')
 
 
 def _prepared(session, p, kek):
@@ -334,11 +343,13 @@ def _keyvault_file(module, ctx, kek, path):
         ciphertext = _byok.wrap_key(session, state['copy_handle'], state['package_key'], state['kek'], kek['kek_kid'])
         result['rfc5649'] = session.kwp_check
         data = _keyvault.serialize(_keyvault.build_byok(kek['kek_kid'], ciphertext, _generator(session.token)))
+        _warn_unchecked(module, result)
         ensure_private_dir(p['dest'])
         try:
             write_private_file(path, data, exclusive=True)
         except FileExistsError:
             # written meanwhile by something else than this module (which holds the world's lock)
+            result.pop('rfc5649', None)
             return dict(result, changed=False, sha256=_existing_byok(session, state, kek, path))
     return dict(result, changed=True, sha256=sha256_hex(data))
 

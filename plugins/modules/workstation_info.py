@@ -65,8 +65,9 @@ options:
         with O(key_size)); V(acl) the transfer copy (AES key generation, RFC 5649 AES key wrap with padding to wrap
         and unwrap, RSA-PSS with SHA-256 to sign); V(package) the transfer package (AES key generation, RSA-OAEP to
         wrap, RFC 5649 to wrap, RSA-PSS with SHA-256 to sign).
-      - RFC 5649 is taken as C(CKM_AES_KEY_WRAP_KWP) (0x210B, its PKCS#11 3.0 number) where the library offers it,
-        else as C(CKM_AES_KEY_WRAP_PAD) (0x210A, SoftHSM2's); the steps use the same one.
+      - RFC 5649 is taken as C(CKM_AES_KEY_WRAP_KWP) (0x210B, its PKCS#11 3.0 number) where the library offers it
+        for the step's uses (wrap; and unwrap for V(acl)), else as C(CKM_AES_KEY_WRAP_PAD) (0x210A, SoftHSM2's); the
+        steps take the same one by the same rule.
       - Empty checks no mechanism. Needs PyKCS11 (a missing PyKCS11 is reported as such, and the mechanisms are not
         read).
     type: list
@@ -179,9 +180,9 @@ hsm:
           C(flags) and C(min_key_size) and C(max_key_size) (V(null) when the library does not say).
       type: dict
     chosen:
-      description: The mechanism taken where a need has a choice; C(aes_key_wrap_pad) is RFC 5649's.
+      description: The mechanism each step takes where a need has a choice; C(aes_key_wrap_pad) is RFC 5649's.
       type: dict
-      sample: {aes_key_wrap_pad: CKM_AES_KEY_WRAP_PAD}
+      sample: {aes_key_wrap_pad: {acl: CKM_AES_KEY_WRAP_PAD, package: CKM_AES_KEY_WRAP_PAD}}
     rsa_aes_key_wrap:
       description:
         - Whether the library offers the one-call C(CKM_RSA_AES_KEY_WRAP) (0x1054). The ceremony makes the same
@@ -196,7 +197,7 @@ hsm:
     token: null
     token_flags: [CKF_RNG, CKF_LOGIN_REQUIRED]
     mechanisms: {CKM_AES_KEY_GEN: {flags: [CKF_GENERATE], min_key_size: 16, max_key_size: 32}}
-    chosen: {aes_key_wrap_pad: CKM_AES_KEY_WRAP_PAD}
+    chosen: {aes_key_wrap_pad: {acl: CKM_AES_KEY_WRAP_PAD, package: CKM_AES_KEY_WRAP_PAD}}
     rsa_aes_key_wrap: false
     problems: []
 checked:

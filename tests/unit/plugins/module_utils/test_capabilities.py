@@ -29,18 +29,22 @@ def without(name, **changed):
 
 
 def test_a_library_that_offers_everything():
-    assert caps.check(EVERYTHING, caps.STEPS, 4096) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'})
+    assert caps.check(EVERYTHING, caps.STEPS, 4096) == ([], {'aes_key_wrap_pad': {'acl': 'CKM_AES_KEY_WRAP_PAD',
+                                                                                  'package': 'CKM_AES_KEY_WRAP_PAD'}})
 
 
 def test_kwp_is_taken_where_offered():
+    kwp = {'acl': 'CKM_AES_KEY_WRAP_KWP', 'package': 'CKM_AES_KEY_WRAP_KWP'}
     offered = dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'] | F['CKF_UNWRAP'], 16, 32))
-    assert caps.check(offered, caps.STEPS)[1] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_KWP'}
+    assert caps.check(offered, caps.STEPS)[1] == {'aes_key_wrap_pad': kwp}
     # only KWP: enough
     offered.pop('CKM_AES_KEY_WRAP_PAD')
-    assert caps.check(offered, caps.STEPS) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_KWP'})
-    # a KWP that cannot unwrap: PAD is taken for the copy, which unwraps
+    assert caps.check(offered, caps.STEPS) == ([], {'aes_key_wrap_pad': kwp})
+    # a KWP that cannot unwrap: PAD is taken for the copy, which unwraps, KWP for the package, which only wraps (the
+    # rule Session.aes_key_wrap_pad follows)
     offered = dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'], 16, 32))
-    assert caps.check(offered, ['acl']) == ([], {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'})
+    assert caps.check(offered, caps.STEPS) == ([], {'aes_key_wrap_pad': {'acl': 'CKM_AES_KEY_WRAP_PAD',
+                                                                         'package': 'CKM_AES_KEY_WRAP_KWP'}})
 
 
 @pytest.mark.parametrize('offered, steps, size, said', [
@@ -74,7 +78,8 @@ def test_softhsm2_offers_what_every_step_needs(softhsm):
     with Hsm() as hsm:
         got = caps.survey(hsm, 'no-such-token-yet', caps.STEPS, 4096)
     assert got['problems'] == [] and got['slot'] == 'free' and got['token'] is None
-    assert got['chosen'] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'} and got['rsa_aes_key_wrap'] is False
+    assert got['chosen'] == {'aes_key_wrap_pad': {'acl': 'CKM_AES_KEY_WRAP_PAD', 'package': 'CKM_AES_KEY_WRAP_PAD'}}
+    assert got['rsa_aes_key_wrap'] is False
     assert 'CKF_WRAP' in got['mechanisms']['CKM_AES_KEY_WRAP_PAD']['flags']
     # PyKCS11 1.5.20 adds CKM_ML_DSA (0x1D) to every list it returns; the library's own list is read
     assert 'CKM_ML_DSA' not in got['mechanisms']
@@ -137,13 +142,18 @@ def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
         with pytest.raises(HsmError, match='is not the token'):
             caps.survey(hsm, other, caps.STEPS, 2048)
     # percent-encoding, ignored query and library attributes; refused: no token=, an attribute twice, no '='
-    assert token_ref('pkcs11:token=My%20World;library-manufacturer=x?module-name=y') == ('My World', {})
+    assert token_ref('pkcs11:token=My%20World') == ('My World', {})
     # a token made before labels were blank-padded: p11tool prints its NUL bytes as %00
     assert token_ref('pkcs11:serial=1;token=w1%00%00%00') == ('w1', {'serial': '1'})
     for bad, said in (('pkcs11:serial=1', 'without token='), ('pkcs11:token=a;token=b', 'names token twice'),
                       ('pkcs11:token', 'not an attribute=value pair'), ('pkcs11:token=%FF', 'not UTF-8'),
-                      ('pkcs11:token=a;serail=1', 'serail is not an attribute of an RFC 7512 URI that names a token'),
-                      ('pkcs11:token=a?pin-value=secret-pin', 'a PIN never goes in a token URI')):
+                      ('pkcs11:token=a;serail=1', 'serail is not one of the attributes that name a token'),
+                      ('pkcs11:token=a;library-manufacturer=SafeNet', 'library-manufacturer is not one of'),
+                      ('pkcs11:token=a;slot-id=3', 'slot-id is not one of'),
+                      ('pkcs11:token=a?module-path=/opt/lib.so', 'has query attributes'),
+                      ('pkcs11:token=a?pin-value=secret-pin', 'a PIN never goes in a token URI'),
+                      ('pkcs11:token=a;pin-value=secret-pin', 'a PIN never goes in a token URI'),
+                      ('pkcs11:pin-source=file:secret-pin;token=a', 'a PIN never goes in a token URI')):
         with pytest.raises(HsmError, match=said) as raised:
             token_ref(bad)
         assert 'secret-pin' not in str(raised.value)
@@ -159,7 +169,7 @@ def test_rfc5649_is_checked_by_a_known_answer_before_pad_is_used(world, monkeypa
     with Hsm() as hsm:
         with WorldContext(hsm, world.dir).user_session() as s:
             assert s.aes_key_wrap_pad().to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_PAD
-            assert s.kwp_check == 'zero-padded' 
+            assert s.kwp_check == 'zero-padded'
             # the known-answer test's objects are gone with it
             labels = [s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find([])]
             assert not [x for x in labels if x and x.startswith('rfc5649-check')]
@@ -169,6 +179,9 @@ def test_rfc5649_is_checked_by_a_known_answer_before_pad_is_used(world, monkeypa
             def pkcs7_padded(*args, **kwargs):
                 return list(real_wrap(*args, **kwargs))[:-8] + [0] * 8
             monkeypatch.setattr(s.raw, 'wrapKey', pkcs7_padded)
-            with pytest.raises(HsmError, match=r"CKM_AES_KEY_WRAP_PAD of .*libsofthsm2.so does not give RFC 5649's "
-                                               r"bytes \(a known-answer test failed\)"):
-                s.aes_key_wrap_pad()
+            for attempt in range(2):  # nothing is taken as checked after a failure
+                with pytest.raises(HsmError, match=r"CKM_AES_KEY_WRAP_PAD of .*libsofthsm2.so does not give RFC "
+                                                   r"5649's bytes \(a known-answer test failed\)"):
+                    s.aes_key_wrap_pad()
+            labels = [s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find([])]
+            assert not [x for x in labels if x and x.startswith('rfc5649-check')]

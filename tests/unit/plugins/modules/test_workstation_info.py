@@ -84,7 +84,8 @@ def test_mechanisms_are_checked_before_anything_is_touched(softhsm, tpm2_pkcs11,
             'key_size': 3072, 'host_name': 'ws-1'}
     got = run_module(workstation_info, args)
     assert not got.failed and got['hsm']['problems'] == [] and got['hsm']['slot'] == 'free'
-    assert got['hsm']['chosen'] == {'aes_key_wrap_pad': 'CKM_AES_KEY_WRAP_PAD'}
+    assert got['hsm']['chosen'] == {'aes_key_wrap_pad': {'acl': 'CKM_AES_KEY_WRAP_PAD',
+                                                         'package': 'CKM_AES_KEY_WRAP_PAD'}}
     library = tpm2_pkcs11[0]
     got = run_module(workstation_info, dict(args, pkcs11_module=library))
     assert got.failed and got['msg'].startswith('ws-1: the PKCS#11 library %s cannot run the ceremony, nothing was '
