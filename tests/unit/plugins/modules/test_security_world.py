@@ -180,6 +180,6 @@ def test_a_token_uri_for_a_new_world(softhsm, tmp_path):
         assert not os.path.exists(str(tmp_path / 'card1')) and not os.path.exists(str(tmp_path / 'world' / 'world.json'))
         with Hsm() as hsm:
             assert hsm.find_token('uri-world', required=False) is None
-    got = run_module(security_world, dict(args, token_label='pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;'
-                                                           'token=uri-world'))
+    uri = 'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;token=uri-world'
+    got = run_module(security_world, dict(args, token_label=uri))
     assert not got.failed and got['changed'] and got['token_label'] == 'uri-world'
