@@ -40,7 +40,7 @@ options:
       - Or an RFC 7512 PKCS#11 URI as C(p11tool --list-tokens) prints it, for example
         C(pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=6bf5c3168c152e81;token=contoso-world).
         Its C(token) attribute is the label the token is found by; its C(serial), C(manufacturer) and C(model), when
-        given, are checks the token must pass. Query attributes and library attributes are ignored.
+        given, are checks the token must pass. Any other attribute (a PIN among them) is refused.
       - Defaults to the token recorded in the world descriptor; when given, it must be that token.
     type: str
 '''

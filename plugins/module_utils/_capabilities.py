@@ -10,10 +10,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import (
-    HsmError, check_token_match, pkcs11_errors, token_ref)
+    RFC5649_MECHANISMS, HsmError, check_token_match, rfc5649_mechanism, token_ref)
 
-# RFC 5649 AES key wrap with padding: PKCS#11 3.0's number first, then the one SoftHSM2 and 2.40 libraries use
-AES_KEY_WRAP_PAD = ('CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD')
+# RFC 5649 AES key wrap with padding: the numbers in the order Session.aes_key_wrap_pad takes them
+AES_KEY_WRAP_PAD = RFC5649_MECHANISMS
 # the one-call RSA-AES key wrap; the ceremony makes the same bytes in two steps (RSA-OAEP, then RFC 5649)
 RSA_AES_KEY_WRAP = 'CKM_RSA_AES_KEY_WRAP'
 
@@ -84,8 +84,10 @@ def check(offered, steps, key_size=2048):
                 elif not _size_allowed(kind, key_size, low, high):
                     reasons.append('%s allows key sizes %s to %s only' % (name, low, high))
                 else:
-                    if len(names) > 1:
-                        chosen.setdefault(purpose_key(names), {})[step] = name
+                    if names == AES_KEY_WRAP_PAD:
+                        # the rule the steps take it by (the first that passes here)
+                        chosen.setdefault('aes_key_wrap_pad', {})[step] = rfc5649_mechanism(
+                            offered, 'CKF_UNWRAP' in flags)
                     reasons = None
                     break
             if reasons:
@@ -93,19 +95,17 @@ def check(offered, steps, key_size=2048):
     return problems, chosen
 
 
-def purpose_key(names):
-    return 'aes_key_wrap_pad' if names == AES_KEY_WRAP_PAD else '/'.join(names)
-
-
 def token_problems(token):
-    """What stops a ceremony on this token (None: a free slot, where the world's token will be made)."""
-    if token is None:
-        return []
+    """What stops a ceremony on this token, or on the free slot the world's token will be made in (whose PIN flags
+    mean nothing yet: SoftHSM2 reports its SO PIN locked there)."""
     said = []
+    name = 'token %r' % token.label if token.initialized else 'the free slot %s' % token.slot
     if token.flags & TOKEN_FLAGS['CKF_WRITE_PROTECTED']:
-        said.append('token %r is write-protected (CKF_WRITE_PROTECTED): no key can be made on it' % token.label)
+        said.append('%s is write-protected (CKF_WRITE_PROTECTED): no key can be made on it' % name)
     if not token.flags & TOKEN_FLAGS['CKF_RNG']:
-        said.append('token %r has no random number generator (CKF_RNG): it cannot generate keys' % token.label)
+        said.append('%s has no random number generator (CKF_RNG): it cannot generate keys' % name)
+    if not token.initialized:
+        return said
     if token.flags & TOKEN_FLAGS['CKF_USER_PIN_LOCKED']:
         said.append('the user PIN of token %r is locked (CKF_USER_PIN_LOCKED)' % token.label)
     if token.flags & TOKEN_FLAGS['CKF_SO_PIN_LOCKED']:
@@ -118,27 +118,27 @@ def survey(hsm, token_label, steps, key_size=2048):
 
     Returns a dict for the module's result; its ``problems`` list is empty when the ceremony can run."""
     label, match = token_ref(token_label)
-    token = hsm.find_token(label, required=False) if label else None
-    if token is not None:
-        check_token_match(token, match, token_label)
-    result = {'token': token.to_dict() if token else None, 'token_flags': flag_names(token.flags, TOKEN_FLAGS)
-              if token else [], 'slot': 'token' if token else 'free', 'mechanisms': {}, 'chosen': {},
+    result = {'token': None, 'token_flags': [], 'slot': 'token', 'mechanisms': {}, 'chosen': {},
               'rsa_aes_key_wrap': False, 'problems': []}
-    if token is not None:
-        slot = token.slot
-    else:
+    token = hsm.find_token(label, required=False) if label else None
+    if token is None:
+        result['slot'] = 'free'
+        if 'serial' in match:
+            # as security_world refuses it: the HSM gives a new token its serial
+            result['problems'].append('token_label names a serial, but token %r does not exist yet' % label)
         try:
-            slot = hsm.free_slot()
+            token = hsm.free_token()
         except HsmError as e:
             result['problems'].append(str(e))
             return result
-        with pkcs11_errors('reading the free slot of %s' % hsm.module_path):
-            result['token_flags'] = flag_names(hsm.lib.getTokenInfo(slot).flags, TOKEN_FLAGS)
-    offered = hsm.mechanisms(slot)
+        match = dict((k, v) for k, v in match.items() if k != 'serial')
+    check_token_match(token, match, token_label)
+    result['token'], result['token_flags'] = token.to_dict(), flag_names(token.flags, TOKEN_FLAGS)
+    offered = hsm.mechanisms(token.slot)
     result['mechanisms'] = dict((name, {'flags': flag_names(flags, MECHANISM_FLAGS), 'min_key_size': low,
                                         'max_key_size': high})
                                 for name, (flags, low, high) in sorted(offered.items()))
     result['rsa_aes_key_wrap'] = RSA_AES_KEY_WRAP in offered
     problems, result['chosen'] = check(offered, steps, key_size)
-    result['problems'] = token_problems(token) + problems
+    result['problems'] += token_problems(token) + problems
     return result

@@ -13,6 +13,7 @@ __metaclass__ = type
 import ctypes
 import ctypes.util
 import os
+import re
 import traceback
 from contextlib import contextmanager
 
@@ -43,6 +44,10 @@ SOFTHSM2_CANDIDATES = (
 )
 
 TOKEN_LABEL_MAX = 32
+
+# RFC 5649 AES key wrap with padding, by the numbers libraries offer it under, in the order they are taken: PKCS#11
+# 3.0's CKM_AES_KEY_WRAP_KWP, then CKM_AES_KEY_WRAP_PAD (SoftHSM2, PKCS#11 2.40), known-answer tested
+RFC5649_MECHANISMS = ('CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD')
 
 # What a library's policy answers when it will not make the known-answer test's objects (a known-value key, a
 # non-sensitive secret): the test is then not run, and transfer_package says so
@@ -208,10 +213,8 @@ def token_ref(value):
     if value is None or not value.startswith('pkcs11:'):
         return value, {}
     path, _sep, query = value[len('pkcs11:'):].partition('?')
-    names = [part.partition('=')[0] for part in path.split(';') if part] + \
-        [part.partition('=')[0] for part in query.split('&') if part]
     # before any message that shows the value
-    if 'pin-value' in names or 'pin-source' in names:
+    if uri_pins(value):
         raise HsmError('token_label names a PIN (pin-value or pin-source): a PIN never goes in a token URI, which is '
                        'shown in the task\'s arguments; remove it')
     if query:
@@ -220,6 +223,7 @@ def token_ref(value):
     fields = {}
     for part in path.split(';') if path else []:
         name, sep, raw = part.partition('=')
+        name = _uri_name(name)
         if not sep:
             raise HsmError('token_label %r: %r is not an attribute=value pair of an RFC 7512 URI' % (value, part))
         if name not in TOKEN_URI_ATTRIBUTES:
@@ -232,13 +236,43 @@ def token_ref(value):
         if TOKEN_URI_ATTRIBUTES[name] in fields:
             raise HsmError('token_label %r names %s twice' % (value, name))
         # a token made before labels were blank-padded may carry NUL bytes, which p11tool prints as %00
-        fields[TOKEN_URI_ATTRIBUTES[name]] = text.rstrip('\x00 ') if name == 'token' else text
+        fields[TOKEN_URI_ATTRIBUTES[name]] = clean_label(text) if name == 'token' else text
     if 'label' not in fields:
         raise HsmError('token_label %r is a PKCS#11 URI without token=<label>: tokens are found by their label, '
                        'give token= (and serial= to pin the one token)' % value)
     label = fields.pop('label')
     check_token_label(label)
     return label, fields
+
+
+def _uri_name(raw):
+    try:
+        return unquote_to_bytes(raw).decode('utf-8', 'replace').lower()
+    except (TypeError, ValueError):
+        return raw.lower()
+
+
+def uri_pins(value):
+    """The PIN values a PKCS#11 URI carries (pin-value, pin-source, in any case or percent-encoding), as given and
+    decoded: what must be masked wherever the URI is shown or recorded."""
+    if not isinstance(value, str) or not value.lower().startswith('pkcs11:'):
+        return []
+    rest = value[len('pkcs11:'):]
+    pins = []
+    for part in re.split('[;?&]', rest):
+        name, sep, raw = part.partition('=')
+        if sep and _uri_name(name) in ('pin-value', 'pin-source') and raw:
+            pins.append(raw)
+            decoded = unquote_to_bytes(raw).decode('utf-8', 'replace')
+            if decoded != raw:
+                pins.append(decoded)
+    return pins
+
+
+def mask_uri_pins(module):
+    """A PIN someone put in a token URI (token_label) is refused by token_ref, but the option was given: it is masked
+    wherever Ansible shows the module's arguments, and in the journal's record of them (_module.run)."""
+    module.no_log_values.update(uri_pins(module.params.get('token_label')))
 
 
 def check_token_match(token, match, given):
@@ -370,9 +404,13 @@ class Hsm(object):
                        % (label, self.module_path, ', '.join(repr(x) for x in labels) if labels else 'none'))
 
     def free_slot(self):
+        return self.free_token().slot
+
+    def free_token(self):
+        """What the library says of the first slot with no initialised token, where a new world's token is made."""
         for token in self.tokens():
             if not token.initialized:
-                return token.slot
+                return token
         raise HsmError('the HSM has no free slot to initialise a new token in; free one with the vendor\'s tool '
                        '(SoftHSM2 always offers one: check that its tokendir is writable)')
 
@@ -434,7 +472,7 @@ class Session(object):
     ``login`` (SoftHSM2 re-issues handles when the login state changes).
     """
 
-    def __init__(self, raw, token, hsm=None):
+    def __init__(self, raw, token, hsm):
         self.raw = raw
         self.token = token
         self.hsm = hsm
@@ -518,15 +556,9 @@ class Session(object):
         deviation, docs/hsm.md) or ``not run`` (the library would not make the test's objects)."""
         key = bool(unwrap)
         if key not in self._kwp:
-            offered = self.hsm.mechanisms(self.token.slot) if self.hsm is not None else {}
-            uses = PyKCS11.CKF_WRAP | (PyKCS11.CKF_UNWRAP if unwrap else 0)
-            if 'CKM_AES_KEY_WRAP_KWP' in offered and offered['CKM_AES_KEY_WRAP_KWP'][0] & uses == uses:
-                self.kwp_check = 'kwp'
-                self._kwp[key] = mechanism('CKM_AES_KEY_WRAP_KWP')
-            else:
-                pad = mechanism('CKM_AES_KEY_WRAP_PAD')
-                self.kwp_check = self._check_rfc5649(pad, 'CKM_AES_KEY_WRAP_PAD')
-                self._kwp[key] = pad
+            name = rfc5649_mechanism(self.hsm.mechanisms(self.token.slot), unwrap)
+            self.kwp_check = 'kwp' if name == RFC5649_MECHANISMS[0] else self._check_rfc5649(mechanism(name), name)
+            self._kwp[key] = mechanism(name)
         return self._kwp[key]
 
     def _check_rfc5649(self, mech, name):
@@ -571,12 +603,23 @@ class Session(object):
         raise HsmError('%s of %s does not give RFC 5649\'s bytes (a known-answer test failed): the transfer '
                        'package would not open at the receiving end. Use a PKCS#11 library that offers RFC 5649 '
                        'as CKM_AES_KEY_WRAP_KWP (0x210B) or CKM_AES_KEY_WRAP_PAD (0x210A)'
-                       % (name, self.hsm.module_path if self.hsm is not None else 'the PKCS#11 library'))
+                       % (name, self.hsm.module_path))
 
     def rsa_public_numbers(self, obj):
         """(modulus, exponent) of an RSA key object, public or private."""
         a = self.attributes(obj, ['CKA_MODULUS', 'CKA_PUBLIC_EXPONENT'])
         return int.from_bytes(bytes(a['CKA_MODULUS']), 'big'), int.from_bytes(bytes(a['CKA_PUBLIC_EXPONENT']), 'big')
+
+
+def rfc5649_mechanism(offered, unwrap=False):
+    """The number RFC 5649 is taken by, from Hsm.mechanisms(): the first of RFC5649_MECHANISMS the library offers
+    with CKF_WRAP (and CKF_UNWRAP with ``unwrap``); PAD when none is (the call then says what the library lacks).
+    The one rule for the steps and for _capabilities.check."""
+    uses = 0x20000 | (0x40000 if unwrap else 0)  # CKF_WRAP, CKF_UNWRAP
+    for name in RFC5649_MECHANISMS:
+        if name in offered and offered[name][0] & uses == uses:
+            return name
+    return RFC5649_MECHANISMS[-1]
 
 
 def attribute_template(pairs):

@@ -476,14 +476,13 @@ def _probe_template():
             ('CKA_DECRYPT', False), ('CKA_UNWRAP', False), ('CKA_DERIVE', False)]
 
 
-def prove_copy(session, session_key, names, original, kwp=None):
+def prove_copy(session, session_key, names, original, kwp):
     """The transfer copy's private half is the key's: it signs a fresh challenge that the key's public half verifies.
 
     The copy (sign=false) is wrapped under the trusted session key and unwrapped as a session object that may sign;
     the object is destroyed on every path. Raises HsmKeyError naming the copy when it is not the key.
     """
     copy = session.find_one(names['copy'], 'CKO_PRIVATE_KEY')
-    kwp = kwp or session.aes_key_wrap_pad(unwrap=True)
     try:
         wrapped = session.wrap('wrapping the transfer copy %s to prove it' % names['copy'], session_key, copy, kwp)
         probe = session.unwrap('opening the transfer copy %s to prove it' % names['copy'], session_key, wrapped,

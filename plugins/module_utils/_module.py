@@ -127,6 +127,7 @@ def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwa
     # beyond Ansible's own, and each task is a new Python
     if needs_hsm:
         from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
+        _hsm.mask_uri_pins(module)
         if not _hsm.HAS_PYKCS11:
             module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
     if needs_crypto:
@@ -134,6 +135,11 @@ def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwa
         if not _crypto.HAS_CRYPTOGRAPHY:
             module.fail_json(msg=missing_required_lib('cryptography'), exception=_crypto.CRYPTOGRAPHY_IMPORT_ERROR)
     return module
+
+
+def _public(module):
+    """The options as the journal records them: no no_log option, and no no_log value anywhere else."""
+    return remove_values(public_options(module.argument_spec, module.params), module.no_log_values)
 
 
 def read_carried_file(path, expected_sha256, option):
@@ -190,7 +196,7 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             world_dir = module.params.get('world_dir')
             if world_dir and os.path.isfile(os.path.join(world_dir, 'world.json')):
                 remove_stale_temporaries(world_dir)
-            journal.heal(name, public_options(module.argument_spec, module.params))
+            journal.heal(name, _public(module))
         except ByokError as e:
             module.fail_json(msg='journal %s: %s' % (journal.path, e))
     try:
@@ -201,7 +207,7 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             journal = None
         if journal is not None:
             # the module's own no_log values are masked in the record, as Ansible masks them in the output
-            journal.append(name, 'failed', public_options(module.argument_spec, module.params),
+            journal.append(name, 'failed', _public(module),
                            error=remove_values(str(e), module.no_log_values))
         module.fail_json(msg=str(e))
     if journal is not None:
@@ -210,7 +216,7 @@ def run(module, work, journal_as=None, journal_fields=(), journal_needs_world=Fa
             outcome = 'verified'
         if outcome:
             summary = dict((k, result[k]) for k in journal_fields if k in result)
-            journal.append(name, outcome, public_options(module.argument_spec, module.params), result=summary)
+            journal.append(name, outcome, _public(module), result=summary)
     for warning in result.pop('warnings', []):
         module.warn(warning)
     module.exit_json(**result)

@@ -15,7 +15,6 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 # a name on the transfer media: one path component, nothing hidden, nothing that climbs out of the folder
 MEDIA_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
-SHA256_RE = re.compile(r'^[0-9a-f]{64}\Z')
 # a file that crosses on the transfer media (a toolset, a package, a record) is far smaller
 MAX_MEDIA_FILE_BYTES = 64 * 1024 * 1024
 

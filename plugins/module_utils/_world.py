@@ -489,12 +489,8 @@ def _plan(spec, hsm):
         raise WorldError('token_label %s names a serial, but token %r does not exist yet: the HSM gives a token its '
                          'serial when it is made. Give token=%s alone to make the world; pin the serial afterwards'
                          % (spec.token_given, spec.token_label, spec.token_label))
-    free = hsm.free_slot()
     # the URI's manufacturer and model are the HSM's: checked on the free slot, before the token is made
-    for token in hsm.tokens():
-        if token.slot == free:
-            check_token_match(token, dict((k, v) for k, v in spec.token_match.items() if k != 'serial'),
-                              spec.token_given)
+    check_token_match(hsm.free_token(), spec.token_match, spec.token_given)
     return ['create world folder %s' % spec.world.dir, 'write %d admin cards (quorum %s)' % (spec.n, spec.acs_quorum),
             'initialise token %r' % spec.token_label]
 

@@ -363,7 +363,8 @@ def main():
                         rules=[KEK_SOURCE_RULES])
     module.params['world_dir'] = os.path.abspath(module.params['world_dir'])
     run(module, work, journal_as='transfer_package', journal_verified=True,
-        journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id', 'set_aside'))
+        journal_fields=('path', 'format', 'sha256', 'kek_kid', 'spki_sha256', 'tenant_id', 'set_aside',
+                        'rfc5649'))
 
 
 if __name__ == '__main__':

@@ -218,6 +218,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._capabilities import survey
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
+from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import HAS_PYKCS11, Hsm, resolve_pkcs11_module
 
 
@@ -235,6 +236,7 @@ def main():
         'host_name': {'type': 'str'},
     }, supports_check_mode=True)
     p = module.params
+    _hsm.mask_uri_pins(module)
     missing = [name for name in p['python_modules'] if importlib.util.find_spec(name) is None]
     library, problem = None, None
     if p['check_pkcs11']:

@@ -33,6 +33,19 @@ def test_a_library_that_offers_everything():
                                                                                   'package': 'CKM_AES_KEY_WRAP_PAD'}})
 
 
+@pytest.mark.parametrize('offered', [
+    EVERYTHING,
+    dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'] | F['CKF_UNWRAP'], 16, 32)),
+    dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'], 16, 32)),
+    dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_UNWRAP'], 16, 32)),
+])
+def test_the_check_reports_the_mechanism_the_steps_take(offered):
+    """One rule: what check() says each step takes is what Session.aes_key_wrap_pad takes (rfc5649_mechanism)."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import rfc5649_mechanism
+    chosen = caps.check(offered, caps.STEPS)[1]['aes_key_wrap_pad']
+    assert chosen == {'acl': rfc5649_mechanism(offered, unwrap=True), 'package': rfc5649_mechanism(offered)}
+
+
 def test_kwp_is_taken_where_offered():
     kwp = {'acl': 'CKM_AES_KEY_WRAP_KWP', 'package': 'CKM_AES_KEY_WRAP_KWP'}
     offered = dict(EVERYTHING, CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'] | F['CKF_UNWRAP'], 16, 32))
@@ -77,7 +90,11 @@ def test_sizes_the_library_does_not_state_and_aes_in_bits():
 def test_softhsm2_offers_what_every_step_needs(softhsm):
     with Hsm() as hsm:
         got = caps.survey(hsm, 'no-such-token-yet', caps.STEPS, 4096)
-    assert got['problems'] == [] and got['slot'] == 'free' and got['token'] is None
+    assert got['problems'] == [] and got['slot'] == 'free'
+    # the free slot is what is read: its maker, and its flags (no PIN flag of it counts, SoftHSM2 reports its SO
+    # PIN locked there)
+    assert got['token']['manufacturer'] == 'SoftHSM project' and not got['token']['initialized']
+    assert 'CKF_RNG' in got['token_flags']
     assert got['chosen'] == {'aes_key_wrap_pad': {'acl': 'CKM_AES_KEY_WRAP_PAD', 'package': 'CKM_AES_KEY_WRAP_PAD'}}
     assert got['rsa_aes_key_wrap'] is False
     assert 'CKF_WRAP' in got['mechanisms']['CKM_AES_KEY_WRAP_PAD']['flags']
@@ -153,6 +170,8 @@ def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
                       ('pkcs11:token=a?module-path=/opt/lib.so', 'has query attributes'),
                       ('pkcs11:token=a?pin-value=secret-pin', 'a PIN never goes in a token URI'),
                       ('pkcs11:token=a;pin-value=secret-pin', 'a PIN never goes in a token URI'),
+                      ('pkcs11:token=a;PIN-VALUE=secret-pin', 'a PIN never goes in a token URI'),
+                      ('pkcs11:token=a;pin%2Dvalue=secret-pin', 'a PIN never goes in a token URI'),
                       ('pkcs11:pin-source=file:secret-pin;token=a', 'a PIN never goes in a token URI')):
         with pytest.raises(HsmError, match=said) as raised:
             token_ref(bad)
@@ -185,3 +204,34 @@ def test_rfc5649_is_checked_by_a_known_answer_before_pad_is_used(world, monkeypa
                     s.aes_key_wrap_pad()
             labels = [s.attributes(o, ['CKA_LABEL'])['CKA_LABEL'] for o in s.find([])]
             assert not [x for x in labels if x and x.startswith('rfc5649-check')]
+
+
+def test_a_session_takes_kwp_where_offered_and_says_when_pad_went_untested(world, monkeypatch):
+    """The session's own choice: KWP offered for the use is taken without a known-answer test; a library whose
+    policy refuses the test's objects leaves PAD untested, and says so ('not run'); any other error fails."""
+    import PyKCS11
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+    from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
+    with Hsm() as hsm:
+        real = hsm.mechanisms
+        monkeypatch.setattr(hsm, 'mechanisms', lambda slot: dict(
+            real(slot), CKM_AES_KEY_WRAP_KWP=(F['CKF_WRAP'], 1, None)))
+        with WorldContext(hsm, world.dir).user_session() as s:
+            assert s.aes_key_wrap_pad().to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_KWP
+            assert s.kwp_check == 'kwp'
+            # KWP cannot unwrap here: the copy takes PAD, known-answer tested
+            assert s.aes_key_wrap_pad(unwrap=True).to_native().mechanism == PyKCS11.CKM_AES_KEY_WRAP_PAD
+            assert s.kwp_check == 'zero-padded'
+        monkeypatch.setattr(hsm, 'mechanisms', real)
+        for code, outcome in ((PyKCS11.CKR_TEMPLATE_INCONSISTENT, 'not run'),
+                              (PyKCS11.CKR_DEVICE_ERROR, 'CKR_DEVICE_ERROR')):
+            with WorldContext(hsm, world.dir).user_session() as s:
+                def refused(template, code=code):
+                    raise PyKCS11.PyKCS11Error(code)
+                monkeypatch.setattr(s.raw, 'createObject', refused)
+                if outcome == 'not run':
+                    s.aes_key_wrap_pad()
+                    assert s.kwp_check == 'not run'
+                else:
+                    with pytest.raises(HsmError, match=outcome):
+                        s.aes_key_wrap_pad()

@@ -183,3 +183,18 @@ def test_a_token_uri_for_a_new_world(softhsm, tmp_path):
     uri = 'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;token=uri-world'
     got = run_module(security_world, dict(args, token_label=uri))
     assert not got.failed and got['changed'] and got['token_label'] == 'uri-world'
+
+
+def test_a_pin_in_a_token_uri_is_refused_and_never_shown(world):
+    """A PIN in token_label (any case, percent-encoded too) is refused, and masked in the module's output and in the
+    journal's record of the options (hsm_key journals a failure in an existing world)."""
+    from ansible_collections.keyceremony.byok.plugins.modules import hsm_key
+    journal = os.path.join(world.dir, 'journal.jsonl')
+    before = open(journal).read().count('"failed"') if os.path.exists(journal) else 0
+    for uri in ('pkcs11:token=w1;PIN-VALUE=s3cr3t-pin-42', 'pkcs11:token=w1;pin%2Dvalue=s3cr3t-pin-42',
+                'pkcs11:token=w1?Pin-Source=s3cr3t-pin-42'):
+        got = run_module(hsm_key, {'world_dir': world.dir, 'ident': 'k', 'token_label': uri})
+        assert got.failed and 'a PIN never goes in a token URI' in got['msg'], got['msg']
+        assert 's3cr3t-pin-42' not in json.dumps(got.result)
+    recorded = open(journal).read()
+    assert recorded.count('"failed"') == before + 3 and 's3cr3t-pin-42' not in recorded
