@@ -13,7 +13,6 @@ __metaclass__ = type
 import ctypes
 import ctypes.util
 import os
-import re
 import traceback
 from contextlib import contextmanager
 
@@ -23,6 +22,8 @@ except ImportError:  # Python 2's ansible-test import sanity only
     from urllib import unquote as unquote_to_bytes
 
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import (
+    TOKEN_URI_ATTRIBUTES, is_token_uri, token_uri_secrets, uri_name)
 
 try:
     import PyKCS11
@@ -200,35 +201,26 @@ def clean_label(raw):
     return raw.rstrip('\x00 ') if raw else ''
 
 
-# RFC 7512 path attributes that name a token, and the TokenInfo field each is matched against. Any other attribute is
+# A token URI names a token by token, serial, manufacturer and model (_values.TOKEN_URI_ATTRIBUTES). Any other part is
 # refused: a mistyped serial= must not be taken as pinned, library-* and module-* do not choose the library
 # (pkcs11_module does), slot-* are never trusted, and a PIN never goes in a token_label.
-TOKEN_URI_ATTRIBUTES = {'token': 'label', 'serial': 'serial', 'manufacturer': 'manufacturer', 'model': 'model'}
-
-
 def token_ref(value):
     """(label, {field: value}) of a token named by its label, or by an RFC 7512 URI as ``p11tool --list-tokens``
     prints it (``pkcs11:model=...;manufacturer=...;serial=...;token=...``). The URI's other attributes are
     checks the token found by its label must pass (check_token_match)."""
-    if value is None or not value.startswith('pkcs11:'):
+    if not is_token_uri(value):
         return value, {}
-    path, _sep, query = value[len('pkcs11:'):].partition('?')
-    # before any message that shows the value
-    if uri_pins(value):
-        raise HsmError('token_label names a PIN (pin-value or pin-source): a PIN never goes in a token URI, which is '
-                       'shown in the task\'s arguments; remove it')
-    if query:
-        raise HsmError('token_label %r has query attributes (after ?): a token URI here names a token only; the '
-                       'library is pkcs11_module' % value)
+    # before any message that shows the value: a URI with another part may carry a PIN, and is never shown
+    if token_uri_secrets(value):
+        raise HsmError('token_label is a PKCS#11 URI with a part other than token, serial, manufacturer and model (a '
+                       'PIN, a query, library-* or slot-*, or a mistyped name); it is not shown here. Give only those '
+                       'four: the library is pkcs11_module, and a PIN never goes in a token URI')
     fields = {}
-    for part in path.split(';') if path else []:
-        name, sep, raw = part.partition('=')
-        name = _uri_name(name)
-        if not sep:
-            raise HsmError('token_label %r: %r is not an attribute=value pair of an RFC 7512 URI' % (value, part))
-        if name not in TOKEN_URI_ATTRIBUTES:
-            raise HsmError('token_label %r: %s is not one of the attributes that name a token here (token, serial, '
-                           'manufacturer, model); the library is pkcs11_module' % (value, name))
+    for part in value[7:].split(';'):
+        if not part:
+            continue
+        name, _sep, raw = part.partition('=')
+        name = uri_name(name)
         try:
             text = unquote_to_bytes(raw).decode('utf-8')
         except UnicodeDecodeError:
@@ -243,36 +235,6 @@ def token_ref(value):
     label = fields.pop('label')
     check_token_label(label)
     return label, fields
-
-
-def _uri_name(raw):
-    try:
-        return unquote_to_bytes(raw).decode('utf-8', 'replace').lower()
-    except (TypeError, ValueError):
-        return raw.lower()
-
-
-def uri_pins(value):
-    """The PIN values a PKCS#11 URI carries (pin-value, pin-source, in any case or percent-encoding), as given and
-    decoded: what must be masked wherever the URI is shown or recorded."""
-    if not isinstance(value, str) or not value.lower().startswith('pkcs11:'):
-        return []
-    rest = value[len('pkcs11:'):]
-    pins = []
-    for part in re.split('[;?&]', rest):
-        name, sep, raw = part.partition('=')
-        if sep and _uri_name(name) in ('pin-value', 'pin-source') and raw:
-            pins.append(raw)
-            decoded = unquote_to_bytes(raw).decode('utf-8', 'replace')
-            if decoded != raw:
-                pins.append(decoded)
-    return pins
-
-
-def mask_uri_pins(module):
-    """A PIN someone put in a token URI (token_label) is refused by token_ref, but the option was given: it is masked
-    wherever Ansible shows the module's arguments, and in the journal's record of them (_module.run)."""
-    module.no_log_values.update(uri_pins(module.params.get('token_label')))
 
 
 def check_token_match(token, match, given):

@@ -17,6 +17,7 @@ from ansible_collections.keyceremony.byok.plugins.module_utils._errors import By
 from ansible_collections.keyceremony.byok.plugins.module_utils._files import (
     check_private_folder, ensure_private_dir, remove_stale_temporaries)
 from ansible_collections.keyceremony.byok.plugins.module_utils._journal import JOURNAL_NAME, Journal, public_options
+from ansible_collections.keyceremony.byok.plugins.module_utils._values import token_uri_secrets
 
 WORLD_ARGS = {
     'world_dir': {'type': 'path', 'required': True},
@@ -113,6 +114,16 @@ def spec(*parts, **extra):
     return merged
 
 
+class ByokModule(AnsibleModule):
+    """The collection's AnsibleModule: a token_label that is a PKCS#11 URI carrying more than a token's name (a PIN,
+    perhaps) is a no_log value from the start, before Ansible logs the invocation on the host or shows the options
+    in a validation error; token_ref then refuses it without showing it, and the journal masks it (run)."""
+
+    def _load_params(self):
+        super(ByokModule, self)._load_params()
+        self.no_log_values.update(token_uri_secrets(self.params.get('token_label')))
+
+
 def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwargs):
     """The module, failing early when a library it needs is missing (the online ones need no PyKCS11; a module that
     never touches a key needs no cryptography either).
@@ -122,12 +133,11 @@ def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwa
     for part in rules:
         for name, value in part.items():
             kwargs[name] = list(kwargs.get(name, [])) + list(value)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    module = ByokModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     # imported here, and only for the modules that use them: PyKCS11 and cryptography are most of a module's imports
     # beyond Ansible's own, and each task is a new Python
     if needs_hsm:
         from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
-        _hsm.mask_uri_pins(module)
         if not _hsm.HAS_PYKCS11:
             module.fail_json(msg=missing_required_lib('PyKCS11'), exception=_hsm.PYKCS11_IMPORT_ERROR)
     if needs_crypto:

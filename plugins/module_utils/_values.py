@@ -10,6 +10,11 @@ __metaclass__ = type
 
 import re
 
+try:
+    from urllib.parse import unquote_to_bytes
+except ImportError:  # Python 2's ansible-test import sanity only
+    from urllib import unquote as unquote_to_bytes
+
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
 
 GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
@@ -17,6 +22,41 @@ GUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 MEDIA_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z')
 # a file that crosses on the transfer media (a toolset, a package, a record) is far smaller
 MAX_MEDIA_FILE_BYTES = 64 * 1024 * 1024
+
+# RFC 7512 path attributes that name a token, and the field of the token each is matched against (_hsm.token_ref)
+TOKEN_URI_ATTRIBUTES = {'token': 'label', 'serial': 'serial', 'manufacturer': 'manufacturer', 'model': 'model'}
+
+
+def is_token_uri(value):
+    return isinstance(value, str) and value[:7].lower() == 'pkcs11:'
+
+
+def uri_name(raw):
+    """An attribute's name as RFC 7512 compares it: percent-decoded, without blanks, in lower case."""
+    try:
+        return unquote_to_bytes(raw).decode('utf-8', 'replace').strip().lower()
+    except (TypeError, ValueError):
+        return raw.strip().lower()
+
+
+def token_uri_secrets(value):
+    """What of a token_label must never be shown: a PKCS#11 URI with any part other than token, serial, manufacturer
+    and model (a PIN among them, in any case or encoding, or a mistyped name) is refused by _hsm.token_ref, and masked
+    whole, with each such part as given and decoded. Empty for a label or a URI of those four attributes."""
+    if not is_token_uri(value):
+        return []
+    secrets = []
+    for part in re.split('[;?&]', value[7:]):
+        name, sep, raw = part.partition('=')
+        if part and not (sep and uri_name(name) in TOKEN_URI_ATTRIBUTES):
+            secrets.append(part)
+            try:
+                decoded = unquote_to_bytes(part).decode('utf-8', 'replace')
+            except (TypeError, ValueError):
+                decoded = part
+            if decoded != part:
+                secrets.append(decoded)
+    return [value] + secrets if secrets else []
 
 
 def group_hash(hex_digest):

@@ -168,7 +168,9 @@ hsm:
       description: V(token) when the token of O(token_label) was read, V(free) for the free slot the world will use.
       type: str
     token:
-      description: The token of O(token_label) (label, serial, manufacturer, model, ...), or V(null).
+      description:
+        - The token of O(token_label) (label, serial, manufacturer, model, ...), or the free slot's when there is no
+          such token yet; V(null) when there is no free slot either.
       type: dict
     token_flags:
       description: The C(CKF_*) flags of the token read.
@@ -194,7 +196,7 @@ hsm:
       elements: str
   sample:
     slot: free
-    token: null
+    token: {label: '', serial: '', manufacturer: SoftHSM project, model: SoftHSM v2, initialized: false}
     token_flags: [CKF_RNG, CKF_LOGIN_REQUIRED]
     mechanisms: {CKM_AES_KEY_GEN: {flags: [CKF_GENERATE], min_key_size: 16, max_key_size: 32}}
     chosen: {aes_key_wrap_pad: {acl: CKM_AES_KEY_WRAP_PAD, package: CKM_AES_KEY_WRAP_PAD}}
@@ -214,16 +216,14 @@ import platform
 import socket
 import sys
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.keyceremony.byok.plugins.module_utils._capabilities import survey
 from ansible_collections.keyceremony.byok.plugins.module_utils._errors import ByokError
-from ansible_collections.keyceremony.byok.plugins.module_utils import _hsm
 from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import HAS_PYKCS11, Hsm, resolve_pkcs11_module
+from ansible_collections.keyceremony.byok.plugins.module_utils._module import ByokModule
 
 
 def main():
-    module = AnsibleModule(argument_spec={
+    module = ByokModule(argument_spec={
         'python_modules': {'type': 'list', 'elements': 'str', 'default': ['PyKCS11', 'cryptography']},
         'check_pkcs11': {'type': 'bool', 'default': True},
         'pkcs11_module': {'type': 'path'},
@@ -236,7 +236,6 @@ def main():
         'host_name': {'type': 'str'},
     }, supports_check_mode=True)
     p = module.params
-    _hsm.mask_uri_pins(module)
     missing = [name for name in p['python_modules'] if importlib.util.find_spec(name) is None]
     library, problem = None, None
     if p['check_pkcs11']:

@@ -39,7 +39,7 @@ if hasattr(m, 'new_module'):
     import inspect
     source = inspect.getsource(m.main)
     kwargs = {'needs_hsm': 'needs_hsm=False' not in source, 'needs_crypto': 'needs_crypto=False' not in source}
-    with mock.patch.object(_module, 'AnsibleModule'):
+    with mock.patch.object(_module, 'ByokModule'):
         _module.new_module({}, **kwargs)
 print(json.dumps(['PyKCS11' in sys.modules, 'cryptography' in sys.modules]))
 '''

@@ -134,6 +134,7 @@ def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
     import subprocess
     from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
     from ansible_collections.keyceremony.byok.plugins.module_utils._hsm import check_token_match, token_ref
+    from ansible_collections.keyceremony.byok.plugins.module_utils._values import token_uri_secrets
     from ansible_collections.keyceremony.byok.plugins.module_utils._world import WorldContext
     with Hsm() as hsm:
         token = hsm.find_token(world.token_label)
@@ -163,19 +164,28 @@ def test_labels_are_blank_padded_and_rfc7512_uris_name_tokens(world, softhsm):
     # a token made before labels were blank-padded: p11tool prints its NUL bytes as %00
     assert token_ref('pkcs11:serial=1;token=w1%00%00%00') == ('w1', {'serial': '1'})
     for bad, said in (('pkcs11:serial=1', 'without token='), ('pkcs11:token=a;token=b', 'names token twice'),
-                      ('pkcs11:token', 'not an attribute=value pair'), ('pkcs11:token=%FF', 'not UTF-8'),
-                      ('pkcs11:token=a;serail=1', 'serail is not one of the attributes that name a token'),
-                      ('pkcs11:token=a;library-manufacturer=SafeNet', 'library-manufacturer is not one of'),
-                      ('pkcs11:token=a;slot-id=3', 'slot-id is not one of'),
-                      ('pkcs11:token=a?module-path=/opt/lib.so', 'has query attributes'),
-                      ('pkcs11:token=a?pin-value=secret-pin', 'a PIN never goes in a token URI'),
-                      ('pkcs11:token=a;pin-value=secret-pin', 'a PIN never goes in a token URI'),
-                      ('pkcs11:token=a;PIN-VALUE=secret-pin', 'a PIN never goes in a token URI'),
-                      ('pkcs11:token=a;pin%2Dvalue=secret-pin', 'a PIN never goes in a token URI'),
-                      ('pkcs11:pin-source=file:secret-pin;token=a', 'a PIN never goes in a token URI')):
-        with pytest.raises(HsmError, match=said) as raised:
+                      ('pkcs11:token=%FF', 'not UTF-8')):
+        with pytest.raises(HsmError, match=said):
             token_ref(bad)
-        assert 'secret-pin' not in str(raised.value)
+    # any other part is refused, and the URI (which may carry a PIN) is never in the message
+    hidden = 'it is not shown here'
+    for bad in ('pkcs11:token', 'pkcs11:token=a;serail=1', 'pkcs11:token=a;library-manufacturer=SafeNet',
+                'pkcs11:token=a;slot-id=3', 'pkcs11:token=a?module-path=/opt/lib.so',
+                'pkcs11:token=a?pin-value=secret-pin', 'pkcs11:token=a;pin-value=secret-pin',
+                'pkcs11:token=a;PIN-VALUE=secret-pin', 'pkcs11:token=a;pin%2Dvalue=secret-pin',
+                'pkcs11:token=a; pin-value=secret-pin', 'pkcs11:token=a;pin=secret-pin',
+                'pkcs11:token=a;pin-value=secret;pin&x', 'PKCS11:token=a;pin-value=secret-pin',
+                'pkcs11:pin-source=file:secret-pin;token=a'):
+        with pytest.raises(HsmError, match=hidden) as raised:
+            token_ref(bad)
+        assert 'secret' not in str(raised.value) and 'pin' not in str(raised.value).replace('PIN', '').lower()
+        # masked whole, and each other part as given
+        secrets = token_uri_secrets(bad)
+        assert secrets[0] == bad and len(secrets) > 1
+    assert token_uri_secrets('pkcs11:token=a;pin-value=s%65cret') == [
+        'pkcs11:token=a;pin-value=s%65cret', 'pin-value=s%65cret', 'pin-value=secret']
+    assert token_uri_secrets(uri) == [] and token_uri_secrets('w1') == [] and token_uri_secrets(None) == []
+    assert token_uri_secrets('pkcs11:token=a;pin-value=\udcff') != []
     check_token_match(token, {}, world.token_label)
 
 
@@ -235,3 +245,26 @@ def test_a_session_takes_kwp_where_offered_and_says_when_pad_went_untested(world
                 else:
                     with pytest.raises(HsmError, match=outcome):
                         s.aes_key_wrap_pad()
+
+
+def test_the_free_slot_is_read_as_a_token(softhsm):
+    """Before the world exists: a URI's maker is checked on the free slot, a serial for a token not made yet is a
+    problem, and a write-protected free slot, or one without a random number generator, is refused."""
+    from ansible_collections.keyceremony.byok.plugins.module_utils._errors import HsmError
+    with Hsm() as hsm:
+        got = caps.survey(hsm, 'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;token=new-world',
+                          caps.STEPS)
+        assert got['problems'] == [] and got['slot'] == 'free'
+        with pytest.raises(HsmError, match="the free slot .* has manufacturer 'SoftHSM project', but .* names "
+                                           "manufacturer 'Thales'"):
+            caps.survey(hsm, 'pkcs11:manufacturer=Thales;token=new-world', caps.STEPS)
+        got = caps.survey(hsm, 'pkcs11:serial=0123;token=new-world', caps.STEPS)
+        assert got['problems'] == ["token_label names a serial, but token 'new-world' does not exist yet"]
+        free = hsm.free_token()
+    T = caps.TOKEN_FLAGS
+    free.flags = T['CKF_WRITE_PROTECTED'] | T['CKF_SO_PIN_LOCKED']
+    assert caps.token_problems(free) == [
+        'the free slot %s is write-protected (CKF_WRITE_PROTECTED): no key can be made on it' % free.slot,
+        'the free slot %s has no random number generator (CKF_RNG): it cannot generate keys' % free.slot]
+    free.flags, free.initialized, free.label = T['CKF_RNG'] | T['CKF_USER_PIN_LOCKED'], True, 'w'
+    assert caps.token_problems(free) == ["the user PIN of token 'w' is locked (CKF_USER_PIN_LOCKED)"]

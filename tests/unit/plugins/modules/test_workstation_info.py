@@ -100,3 +100,16 @@ def test_mechanisms_are_checked_before_anything_is_touched(softhsm, tpm2_pkcs11,
     got = run_module(workstation_info, dict(args, pkcs11_module=library, require=False))
     assert not got.failed and len(got['hsm']['problems']) == 5
     assert 'hsm' not in run_module(workstation_info, {'pkcs11_module': library}).result
+
+
+def test_a_token_uri_with_more_than_a_name_is_never_shown(softhsm, monkeypatch):
+    """Not in the invocation Ansible logs on the host, nor in the result: the whole URI is a no_log value from the
+    start, and the mechanism check refuses it without showing it."""
+    from ansible.module_utils import basic
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    uri = 'pkcs11:token=contoso-world;Pin-Value=s3cr3t-pin-42'
+    got = run_module(workstation_info, {'mechanisms': ['key'], 'require': True, 'token_label': uri})
+    assert got.failed and 'it is not shown here' in got['msg']
+    assert logged and 's3cr3t-pin-42' not in json.dumps(logged, default=str)
+    assert 's3cr3t-pin-42' not in json.dumps(got.result)
