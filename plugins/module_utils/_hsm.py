@@ -213,7 +213,7 @@ def token_ref(value):
     # before any message that shows the value: a URI with another part may carry a PIN, and is never shown
     if token_uri_secrets(value):
         raise HsmError('token_label is a PKCS#11 URI with a part other than token, serial, manufacturer and model (a '
-                       'PIN, a query, library-* or slot-*, or a mistyped name); it is not shown here. Give only those '
+                       'PIN, a query, library-* or slot-*, a mistyped name, blanks); it is not shown here. Give only those '
                        'four: the library is pkcs11_module, and a PIN never goes in a token URI')
     fields = {}
     for part in value[7:].split(';'):
@@ -223,7 +223,7 @@ def token_ref(value):
         name = uri_name(name)
         try:
             text = unquote_to_bytes(raw).decode('utf-8')
-        except UnicodeDecodeError:
+        except ValueError:
             raise HsmError('token_label %r: the value of %s is not UTF-8 once percent-decoded' % (value, name))
         if TOKEN_URI_ATTRIBUTES[name] in fields:
             raise HsmError('token_label %r names %s twice' % (value, name))

@@ -116,12 +116,17 @@ def spec(*parts, **extra):
 
 class ByokModule(AnsibleModule):
     """The collection's AnsibleModule: a token_label that is a PKCS#11 URI carrying more than a token's name (a PIN,
-    perhaps) is a no_log value from the start, before Ansible logs the invocation on the host or shows the options
-    in a validation error; token_ref then refuses it without showing it, and the journal masks it (run)."""
+    perhaps) is a no_log option from the start, before Ansible validates the options or logs the invocation on the
+    host (NOT_LOGGING_PARAMETER); token_ref then refuses it without quoting it, and the journal leaves it out."""
 
     def _load_params(self):
         super(ByokModule, self)._load_params()
-        self.no_log_values.update(token_uri_secrets(self.params.get('token_label')))
+        secrets = token_uri_secrets(self.params.get('token_label'))
+        if secrets and 'token_label' in self.argument_spec:
+            # a copy: the option's spec is shared by the modules (and the tests run them in one process)
+            self.argument_spec = dict(self.argument_spec,
+                                      token_label=dict(self.argument_spec['token_label'], no_log=True))
+        self.no_log_values.update(secrets)
 
 
 def new_module(argument_spec, needs_hsm=True, rules=(), needs_crypto=True, **kwargs):

@@ -28,35 +28,31 @@ TOKEN_URI_ATTRIBUTES = {'token': 'label', 'serial': 'serial', 'manufacturer': 'm
 
 
 def is_token_uri(value):
-    return isinstance(value, str) and value[:7].lower() == 'pkcs11:'
+    return isinstance(value, str) and value.strip()[:7].lower() == 'pkcs11:'
 
 
 def uri_name(raw):
     """An attribute's name as RFC 7512 compares it: percent-decoded, without blanks, in lower case."""
     try:
         return unquote_to_bytes(raw).decode('utf-8', 'replace').strip().lower()
-    except (TypeError, ValueError):
+    except ValueError:
         return raw.strip().lower()
 
 
 def token_uri_secrets(value):
-    """What of a token_label must never be shown: a PKCS#11 URI with any part other than token, serial, manufacturer
-    and model (a PIN among them, in any case or encoding, or a mistyped name) is refused by _hsm.token_ref, and masked
-    whole, with each such part as given and decoded. Empty for a label or a URI of those four attributes."""
+    """[value] when a token_label must never be shown: a PKCS#11 URI with anything but token, serial, manufacturer and
+    model attributes in its path (a PIN among them, in any case or encoding; a query; a mistyped name; blanks around
+    it). _hsm.token_ref refuses it without quoting it, and _module.ByokModule makes the option no_log from the start.
+    [] for a label, or a URI of those four attributes only."""
     if not is_token_uri(value):
         return []
-    secrets = []
-    for part in re.split('[;?&]', value[7:]):
-        name, sep, raw = part.partition('=')
+    if value != value.strip() or '?' in value or '&' in value:
+        return [value]
+    for part in value[7:].split(';'):
+        name, sep, _raw = part.partition('=')
         if part and not (sep and uri_name(name) in TOKEN_URI_ATTRIBUTES):
-            secrets.append(part)
-            try:
-                decoded = unquote_to_bytes(part).decode('utf-8', 'replace')
-            except (TypeError, ValueError):
-                decoded = part
-            if decoded != part:
-                secrets.append(decoded)
-    return [value] + secrets if secrets else []
+            return [value]
+    return []
 
 
 def group_hash(hex_digest):

@@ -108,8 +108,18 @@ def test_a_token_uri_with_more_than_a_name_is_never_shown(softhsm, monkeypatch):
     from ansible.module_utils import basic
     logged = []
     monkeypatch.setattr(basic.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append((msg, log_args)))
-    uri = 'pkcs11:token=contoso-world;Pin-Value=s3cr3t-pin-42'
-    got = run_module(workstation_info, {'mechanisms': ['key'], 'require': True, 'token_label': uri})
-    assert got.failed and 'it is not shown here' in got['msg']
-    assert logged and 's3cr3t-pin-42' not in json.dumps(logged, default=str)
-    assert 's3cr3t-pin-42' not in json.dumps(got.result)
+    for pin in ('s3cr3t-pin-42', 'Pa55@word-s3cr3t', 'Pa55:word@s3cr3t'):
+        uri = 'pkcs11:token=contoso-world;Pin-Value=%s' % pin
+        secret = pin[-6:]
+        got = run_module(workstation_info, {'mechanisms': ['key'], 'require': True, 'token_label': uri})
+        assert got.failed and 'it is not shown here' in got['msg']
+        assert logged and secret not in json.dumps(logged, default=str), logged
+        assert secret not in json.dumps(got.result)
+        # nor when Ansible refuses the options before the module runs
+        got = run_module(workstation_info, {'token_label': uri, 'no_such_option': 1})
+        assert got.failed and 'no_such_option' in got['msg'] and secret not in json.dumps(got.result)
+        assert secret not in json.dumps(logged, default=str)
+    # a URI that only names a token is shown as given
+    del logged[:]
+    run_module(workstation_info, {'token_label': 'pkcs11:token=contoso-world;serial=0123'})
+    assert 'serial=0123' in json.dumps(logged, default=str)
